@@ -1,0 +1,370 @@
+// Command fabnet runs the PharmaTrace Fabric consortium as native processes
+// on one host, from the network definition fabric-network/network.yaml:
+// one Fabric CA per organisation, three etcdraft orderers, one peer per
+// peer organisation, and one chaincode-as-a-service process per org.
+//
+//	fabnet up                 build crypto, start everything, create the channel, deploy the chaincode
+//	fabnet down               stop every process fabnet started (by PID)
+//	fabnet clean              down, then delete all state under the run directory
+//	fabnet status             list processes, PIDs and addresses
+//	fabnet stop|kill|start N  stop (SIGTERM), kill (SIGKILL) or start one node, e.g. peer0.pharmacy
+//	fabnet leader             print the channel's current raft leader
+//	fabnet env ORG            print the peer CLI environment for ORG's admin
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+)
+
+var log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fabnet:", err)
+		os.Exit(1)
+	}
+}
+
+// network is the state one fabnet invocation works with.
+type network struct {
+	l            *netspec.Layout
+	binDir       string
+	sampleConfig string
+	builderDir   string
+}
+
+func (n *network) bin(name string) string { return filepath.Join(n.binDir, name) }
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("fabnet", flag.ContinueOnError)
+	specPath := fs.String("spec", envOr("PHARMATRACE_NETWORK", "fabric-network/network.yaml"), "network definition `file` (env PHARMATRACE_NETWORK)")
+	runDir := fs.String("run", envOr("PHARMATRACE_RUN_DIR", "run"), "run `directory` for state, logs and PIDs (env PHARMATRACE_RUN_DIR)")
+	binDir := fs.String("bin", envOr("PHARMATRACE_BIN_DIR", "bin"), "`directory` of the Fabric and PharmaTrace binaries")
+	builder := fs.String("builder", "fabric-network/builders/ccaas", "external chaincode builder `directory` (holds bin/detect, build, release)")
+	verbose := fs.Bool("v", false, "log every step")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if fs.NArg() == 0 {
+		return errors.New("usage: fabnet [flags] up|down|clean|status|stop|kill|start|leader|env [args]")
+	}
+	spec, err := netspec.Load(*specPath)
+	if err != nil {
+		return err
+	}
+	l, err := netspec.NewLayout(spec, *runDir)
+	if err != nil {
+		return err
+	}
+	bd, _ := filepath.Abs(*binDir)
+	bld, _ := filepath.Abs(*builder)
+	n := &network{l: l, binDir: bd, sampleConfig: filepath.Join(bd, "fabric-config"), builderDir: bld}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	switch cmd {
+	case "up":
+		return n.up(ctx, stdout)
+	case "down":
+		return n.down()
+	case "clean":
+		if err := n.down(); err != nil {
+			return err
+		}
+		return os.RemoveAll(l.Dir)
+	case "status":
+		return n.status(stdout)
+	case "stop", "kill", "start":
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: fabnet %s NODE (one of: %s)", cmd, strings.Join(n.nodeNames(), ", "))
+		}
+		return n.control(ctx, cmd, rest[0])
+	case "leader":
+		leader, err := n.waitRaftLeader(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, leader.Name)
+		return nil
+	case "env":
+		if len(rest) != 1 {
+			return errors.New("usage: fabnet env ORG")
+		}
+		o, ok := l.Org(rest[0])
+		if !ok {
+			return fmt.Errorf("no org %q", rest[0])
+		}
+		for _, e := range n.peerEnv(o) {
+			fmt.Fprintf(stdout, "export %s\n", e)
+		}
+		fmt.Fprintf(stdout, "export PATH=%s:$PATH\n", n.binDir)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func (n *network) nodeNames() []string {
+	var names []string
+	for _, nd := range n.l.Nodes() {
+		names = append(names, nd.Name)
+	}
+	return names
+}
+
+// parallel runs fn for each item concurrently and joins the errors.
+func parallel[T any](items []T, fn func(T) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(items))
+	for i, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(it)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// up brings the whole network up; every step is skipped when already done,
+// so running it twice is harmless.
+func (n *network) up(ctx context.Context, stdout io.Writer) error {
+	t0 := time.Now()
+	step := func(name string) func() {
+		s := time.Now()
+		return func() { log.Info("step done", "step", name, "took", time.Since(s).Round(time.Millisecond)) }
+	}
+	for _, b := range []string{"peer", "orderer", "configtxgen", "osnadmin", "fabric-ca-server", "fabric-ca-client", "pharmatrace-cc"} {
+		if !exists(n.bin(b)) {
+			return fmt.Errorf("%s is missing in %s: run `make up` (it builds the binaries)", b, n.binDir)
+		}
+	}
+	if err := n.writeFabricConfig(); err != nil {
+		return err
+	}
+	done := step("certificate authorities")
+	err := parallel(n.l.CANodes(), func(c netspec.Node) error {
+		opsPort := 0
+		if c.Org == netspec.OrdererOrgKey {
+			opsPort = n.l.OrdererOrg.CA.OpsPort
+		} else {
+			o, _ := n.l.Org(c.Org)
+			opsPort = o.CA.OpsPort
+		}
+		p, err := n.caProc(c, opsPort)
+		if err != nil {
+			return err
+		}
+		return start(ctx, p)
+	})
+	if err != nil {
+		return err
+	}
+	done()
+	done = step("identities")
+	if err := n.enrollIdentities(ctx); err != nil {
+		return err
+	}
+	done()
+	done = step("orderers")
+	if err := parallel(n.l.OrdererNodes(), func(o netspec.Node) error { return start(ctx, n.ordererProc(o)) }); err != nil {
+		return err
+	}
+	block, err := n.genesisBlock(ctx)
+	if err != nil {
+		return err
+	}
+	if err := n.joinOrderers(ctx, block); err != nil {
+		return err
+	}
+	leader, err := n.waitRaftLeader(ctx)
+	if err != nil {
+		return err
+	}
+	done()
+	log.Info("raft leader elected", "leader", leader.Name)
+	done = step("peers")
+	orgs := make([]*netspec.Org, len(n.l.Orgs))
+	for i := range n.l.Orgs {
+		orgs[i] = &n.l.Orgs[i]
+	}
+	if err := parallel(orgs, func(o *netspec.Org) error { return start(ctx, n.peerProc(o)) }); err != nil {
+		return err
+	}
+	if err := n.joinPeers(ctx, block); err != nil {
+		return err
+	}
+	done()
+	done = step("chaincode")
+	ids := map[string]string{}
+	var mu sync.Mutex
+	err = parallel(orgs, func(o *netspec.Org) error {
+		pkg, id, err := n.ccPackage(o)
+		if err != nil {
+			return err
+		}
+		if err := n.installChaincode(ctx, o, pkg, id); err != nil {
+			return err
+		}
+		mu.Lock()
+		ids[o.MSPID] = id
+		mu.Unlock()
+		return start(ctx, n.ccProc(o, id))
+	})
+	if err != nil {
+		return err
+	}
+	if err := n.deployChaincode(ctx, ids); err != nil {
+		return err
+	}
+	done()
+	if err := n.writeRuntime(); err != nil {
+		return err
+	}
+	took, err := n.smoke(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("network up", "took", time.Since(t0).Round(time.Millisecond), "smoke_commit", took.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "PharmaTrace network up in %s: %d CAs, %d orderers, %d peers, chaincode %s %s committed on channel %s\n",
+		time.Since(t0).Round(100*time.Millisecond), len(n.l.CANodes()), len(n.l.OrdererNodes()), len(n.l.PeerNodes()),
+		n.l.Chaincode.Name, n.l.Chaincode.Version, n.l.Channel)
+	fmt.Fprintf(stdout, "smoke transaction committed and read back through the Fabric Gateway in %s\n", took.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "network description: %s\nlogs: %s\n", filepath.Join(n.l.Dir, "network.json"), filepath.Join(n.l.Dir, "logs"))
+	return nil
+}
+
+// writeRuntime writes run/network.json: every node and identity, for
+// people and for tools that do not read network.yaml.
+func (n *network) writeRuntime() error {
+	type org struct {
+		Name  string             `json:"name"`
+		MSPID string             `json:"mspID"`
+		CAURL string             `json:"caURL"`
+		Users []netspec.Identity `json:"users"`
+	}
+	rt := struct {
+		Channel   string         `json:"channel"`
+		Chaincode string         `json:"chaincode"`
+		Nodes     []netspec.Node `json:"nodes"`
+		Orgs      []org          `json:"orgs"`
+	}{Channel: n.l.Channel, Chaincode: n.l.Chaincode.Name, Nodes: n.l.Nodes()}
+	for _, o := range n.l.Orgs {
+		ro := org{Name: o.Name, MSPID: o.MSPID, CAURL: n.l.CAURL(o.CA.Port)}
+		for _, u := range o.Users {
+			id, _ := n.l.User(o.MSPID, u.Name)
+			ro.Users = append(ro.Users, id)
+		}
+		rt.Orgs = append(rt.Orgs, ro)
+	}
+	b, err := json.MarshalIndent(rt, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(n.l.Dir, "network.json"), b, 0o644)
+}
+
+// down stops every node: chaincode servers and peers first, then
+// orderers, then CAs; each group in parallel.
+func (n *network) down() error {
+	var errs []error
+	for _, kind := range []string{"chaincode", "peer", "orderer", "ca"} {
+		var group []netspec.Node
+		for _, nd := range n.l.Nodes() {
+			if nd.Kind == kind {
+				group = append(group, nd)
+			}
+		}
+		errs = append(errs, parallel(group, func(nd netspec.Node) error {
+			_, err := stop(nd, 10*time.Second, false)
+			return err
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+func (n *network) status(w io.Writer) error {
+	down := 0
+	for _, nd := range n.l.Nodes() {
+		pid, ok := readPID(nd)
+		state := "running"
+		if !ok {
+			state, pid = "stopped", 0
+			down++
+		}
+		fmt.Fprintf(w, "%-20s %-9s %-8s pid=%-7d %s\n", nd.Name, nd.Kind, state, pid, nd.Address)
+	}
+	if down > 0 {
+		return fmt.Errorf("%d of %d processes are not running", down, len(n.l.Nodes()))
+	}
+	return nil
+}
+
+// control stops, kills or (re)starts one node.
+func (n *network) control(ctx context.Context, cmd, name string) error {
+	nd, ok := n.l.NodeByName(name)
+	if !ok {
+		return fmt.Errorf("no node %q (one of: %s)", name, strings.Join(n.nodeNames(), ", "))
+	}
+	switch cmd {
+	case "stop", "kill":
+		_, err := stop(nd, 10*time.Second, cmd == "kill")
+		return err
+	}
+	p, err := n.procFor(nd)
+	if err != nil {
+		return err
+	}
+	return start(ctx, p)
+}
+
+func (n *network) procFor(nd netspec.Node) (proc, error) {
+	switch nd.Kind {
+	case "orderer":
+		return n.ordererProc(nd), nil
+	case "ca":
+		port := n.l.OrdererOrg.CA.OpsPort
+		if o, ok := n.l.Org(nd.Org); ok {
+			port = o.CA.OpsPort
+		}
+		return n.caProc(nd, port)
+	}
+	o, ok := n.l.Org(nd.Org)
+	if !ok {
+		return proc{}, fmt.Errorf("node %s has no org", nd.Name)
+	}
+	if nd.Kind == "peer" {
+		return n.peerProc(o), nil
+	}
+	_, id, err := n.ccPackage(o)
+	if err != nil {
+		return proc{}, err
+	}
+	return n.ccProc(o, id), nil
+}

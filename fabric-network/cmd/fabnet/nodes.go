@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+)
+
+// writeFabricConfig writes the core.yaml and orderer.yaml every node uses
+// (FABRIC_CFG_PATH), patched from Fabric's sample config: the CCaaS external
+// builder and no Docker. Per-node settings are passed as environment.
+func (n *network) writeFabricConfig() error {
+	dir := n.cfgDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var core map[string]any
+	if err := readYAML(filepath.Join(n.sampleConfig, "core.yaml"), &core); err != nil {
+		return fmt.Errorf("Fabric sample config (built by make into %s): %w", n.sampleConfig, err)
+	}
+	cc := core["chaincode"].(map[string]any)
+	cc["externalBuilders"] = []any{map[string]any{
+		"name": "pharmatrace-ccaas", "path": n.builderDir, "propagateEnvironment": []any{"PATH"},
+	}}
+	core["vm"].(map[string]any)["endpoint"] = ""
+	if err := writeYAML(filepath.Join(dir, "core.yaml"), core); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(n.sampleConfig, "orderer.yaml"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "orderer.yaml"), b, 0o644)
+}
+
+func (n *network) cfgDir() string { return filepath.Join(n.l.Dir, "config") }
+
+func readYAML(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return yaml.Unmarshal(b, v)
+}
+
+func writeYAML(path string, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func (n *network) ordererProc(node netspec.Node) proc {
+	id := n.l.IdentityFiles(netspec.OrdererOrgKey, n.l.OrdererOrg.MSPID, node.Name)
+	ca := n.l.CACert(netspec.OrdererOrgKey)
+	host, port, _ := strings.Cut(node.Address, ":")
+	env := []string{
+		"FABRIC_CFG_PATH=" + n.cfgDir(),
+		"FABRIC_LOGGING_SPEC=info",
+		"ORDERER_GENERAL_LISTENADDRESS=" + host,
+		"ORDERER_GENERAL_LISTENPORT=" + port,
+		"ORDERER_GENERAL_LOCALMSPID=" + n.l.OrdererOrg.MSPID,
+		"ORDERER_GENERAL_LOCALMSPDIR=" + id.MSPDir,
+		"ORDERER_GENERAL_TLS_ENABLED=true",
+		"ORDERER_GENERAL_TLS_PRIVATEKEY=" + id.TLSKeyFile,
+		"ORDERER_GENERAL_TLS_CERTIFICATE=" + id.TLSCertFile,
+		"ORDERER_GENERAL_TLS_ROOTCAS=[" + ca + "]",
+		"ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=" + id.TLSCertFile,
+		"ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=" + id.TLSKeyFile,
+		"ORDERER_GENERAL_CLUSTER_ROOTCAS=[" + ca + "]",
+		"ORDERER_GENERAL_BOOTSTRAPMETHOD=none",
+		"ORDERER_CHANNELPARTICIPATION_ENABLED=true",
+		"ORDERER_ADMIN_LISTENADDRESS=" + node.AdminAddr,
+		"ORDERER_ADMIN_TLS_ENABLED=true",
+		"ORDERER_ADMIN_TLS_CERTIFICATE=" + id.TLSCertFile,
+		"ORDERER_ADMIN_TLS_PRIVATEKEY=" + id.TLSKeyFile,
+		"ORDERER_ADMIN_TLS_ROOTCAS=[" + ca + "]",
+		"ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true",
+		"ORDERER_ADMIN_TLS_CLIENTROOTCAS=[" + ca + "]",
+		"ORDERER_OPERATIONS_LISTENADDRESS=" + node.OpsAddr,
+		"ORDERER_OPERATIONS_TLS_ENABLED=true",
+		"ORDERER_OPERATIONS_TLS_CERTIFICATE=" + id.TLSCertFile,
+		"ORDERER_OPERATIONS_TLS_PRIVATEKEY=" + id.TLSKeyFile,
+		"ORDERER_OPERATIONS_TLS_CLIENTAUTHREQUIRED=false",
+		"ORDERER_OPERATIONS_TLS_CLIENTROOTCAS=[" + ca + "]",
+		"ORDERER_METRICS_PROVIDER=prometheus",
+		"ORDERER_FILELEDGER_LOCATION=" + filepath.Join(node.DataDir, "ledger"),
+		"ORDERER_CONSENSUS_WALDIR=" + filepath.Join(node.DataDir, "etcdraft", "wal"),
+		"ORDERER_CONSENSUS_SNAPDIR=" + filepath.Join(node.DataDir, "etcdraft", "snapshot"),
+	}
+	return proc{node: node, bin: n.bin("orderer"), env: env,
+		ready: func(ctx context.Context) error {
+			if err := n.opsHealthy(ctx, node); err != nil {
+				return err
+			}
+			return dialable(ctx, node.AdminAddr)
+		}}
+}
+
+func (n *network) peerProc(o *netspec.Org) proc {
+	node := n.l.PeerNode(o)
+	id := n.l.IdentityFiles(o.Key(), o.MSPID, o.Peer.Name)
+	env := []string{
+		"FABRIC_CFG_PATH=" + n.cfgDir(),
+		"FABRIC_LOGGING_SPEC=info:gossip=warning:msp=warning",
+		"CORE_PEER_ID=" + node.Name,
+		"CORE_PEER_ADDRESS=" + node.Address,
+		"CORE_PEER_LISTENADDRESS=" + node.Address,
+		"CORE_PEER_CHAINCODEADDRESS=" + n.l.Addr(o.Peer.ChaincodePort),
+		"CORE_PEER_CHAINCODELISTENADDRESS=" + n.l.Addr(o.Peer.ChaincodePort),
+		"CORE_PEER_GOSSIP_BOOTSTRAP=" + node.Address,
+		"CORE_PEER_GOSSIP_EXTERNALENDPOINT=" + node.Address,
+		"CORE_PEER_LOCALMSPID=" + o.MSPID,
+		"CORE_PEER_MSPCONFIGPATH=" + id.MSPDir,
+		"CORE_PEER_TLS_ENABLED=true",
+		"CORE_PEER_TLS_CERT_FILE=" + id.TLSCertFile,
+		"CORE_PEER_TLS_KEY_FILE=" + id.TLSKeyFile,
+		"CORE_PEER_TLS_ROOTCERT_FILE=" + n.l.CACert(o.Key()),
+		"CORE_PEER_FILESYSTEMPATH=" + filepath.Join(node.DataDir, "ledger"),
+		"CORE_LEDGER_SNAPSHOTS_ROOTDIR=" + filepath.Join(node.DataDir, "snapshots"),
+		"CORE_OPERATIONS_LISTENADDRESS=" + node.OpsAddr,
+		"CORE_OPERATIONS_TLS_ENABLED=true",
+		"CORE_OPERATIONS_TLS_CERT_FILE=" + id.TLSCertFile,
+		"CORE_OPERATIONS_TLS_KEY_FILE=" + id.TLSKeyFile,
+		"CORE_OPERATIONS_TLS_CLIENTAUTHREQUIRED=false",
+		"CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES=" + n.l.CACert(o.Key()),
+		"CORE_METRICS_PROVIDER=prometheus",
+	}
+	return proc{node: node, bin: n.bin("peer"), args: []string{"node", "start"}, env: env,
+		ready: func(ctx context.Context) error { return n.opsHealthy(ctx, node) }}
+}
+
+// ccProc runs the org's PharmaTrace chaincode-as-a-service process, with
+// mutual TLS: its server certificate is issued by the org CA and only
+// clients with a certificate from that CA (the org's peer) may connect.
+func (n *network) ccProc(o *netspec.Org, packageID string) proc {
+	node := n.l.ChaincodeNode(o)
+	id := n.l.IdentityFiles(o.Key(), o.MSPID, "ccaas")
+	return proc{node: node, bin: n.bin("pharmatrace-cc"), env: []string{
+		"CHAINCODE_ID=" + packageID,
+		"CHAINCODE_SERVER_ADDRESS=" + node.Address,
+		"CHAINCODE_TLS_CERT=" + id.TLSCertFile,
+		"CHAINCODE_TLS_KEY=" + id.TLSKeyFile,
+		"CHAINCODE_TLS_CLIENT_CA=" + n.l.CACert(o.Key()),
+		"PHARMATRACE_ORG_ROLES=" + n.l.OrgRoles(),
+	}}
+}
+
+// opsClient talks HTTPS to the nodes' operations endpoints (health, metrics).
+// /metrics needs a client certificate from the org's CA: the org admin's
+// TLS certificate.
+func (n *network) opsClient(orgKey string) (*http.Client, error) {
+	pem, err := os.ReadFile(n.l.CACert(orgKey))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	admin := n.l.IdentityFiles(orgKey, n.l.OrdererOrg.MSPID, n.l.OrdererOrg.Admin.Name)
+	if o, ok := n.l.Org(orgKey); ok {
+		a := n.l.Admin(o)
+		admin = n.l.IdentityFiles(orgKey, o.MSPID, a.Name)
+	}
+	cert, err := tls.LoadX509KeyPair(admin.TLSCertFile, admin.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("operations client certificate: %w", err)
+	}
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	}}, nil
+}
+
+func (n *network) opsGet(ctx context.Context, node netspec.Node, path string) ([]byte, error) {
+	c, err := n.opsClient(node.Org)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+node.OpsAddr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return b, fmt.Errorf("%s%s: %s: %s", node.OpsAddr, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}
+
+func (n *network) opsHealthy(ctx context.Context, node netspec.Node) error {
+	_, err := n.opsGet(ctx, node, "/healthz")
+	return err
+}

@@ -1,0 +1,306 @@
+// Package netspec describes the PharmaTrace consortium as data: the network
+// definition a person edits (fabric-network/network.yaml) and the runtime
+// layout derived from it (where every certificate, key, log and PID file of a
+// running network lives). fabnet builds the network from it; tests, the
+// gateway, the scanner agent and the API find endpoints and identities
+// through it, so no path or port is written twice.
+package netspec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Spec is the network definition (network.yaml).
+type Spec struct {
+	Channel    string    `yaml:"channel"`
+	Host       string    `yaml:"host"`
+	Chaincode  Chaincode `yaml:"chaincode"`
+	Ordering   Ordering  `yaml:"ordering"`
+	OrdererOrg OrdererOrg `yaml:"ordererOrg"`
+	Orgs       []Org     `yaml:"orgs"`
+}
+
+// Chaincode names the chaincode definition committed on the channel.
+type Chaincode struct {
+	Name    string `yaml:"name"`
+	Version string `yaml:"version"`
+	Label   string `yaml:"label"`
+	// Policy is MAJORITY (the channel's /Channel/Application/Endorsement
+	// policy) or an explicit signature policy such as
+	// "OutOf(3,'ManufacturerMSP.peer',...)".
+	Policy string `yaml:"policy"`
+}
+
+// Ordering holds the orderer batch and etcdraft settings.
+type Ordering struct {
+	BatchTimeout      Duration `yaml:"batchTimeout"`
+	MaxMessageCount   int      `yaml:"maxMessageCount"`
+	AbsoluteMaxBytes  string   `yaml:"absoluteMaxBytes"`
+	PreferredMaxBytes string   `yaml:"preferredMaxBytes"`
+	TickInterval      Duration `yaml:"tickInterval"`
+	ElectionTick      int      `yaml:"electionTick"`
+	HeartbeatTick     int      `yaml:"heartbeatTick"`
+}
+
+// CA is an organisation's Fabric CA server.
+type CA struct {
+	Port    int `yaml:"port"`
+	OpsPort int `yaml:"opsPort"`
+}
+
+// OrdererOrg is the ordering service organisation.
+type OrdererOrg struct {
+	Name     string        `yaml:"name"`
+	MSPID    string        `yaml:"mspID"`
+	CA       CA            `yaml:"ca"`
+	Admin    User          `yaml:"admin"`
+	Orderers []OrdererNode `yaml:"orderers"`
+}
+
+// OrdererNode is one etcdraft orderer.
+type OrdererNode struct {
+	Name      string `yaml:"name"`
+	Port      int    `yaml:"port"`
+	AdminPort int    `yaml:"adminPort"`
+	OpsPort   int    `yaml:"opsPort"`
+}
+
+// Org is a peer organisation.
+type Org struct {
+	Name  string   `yaml:"name"`
+	MSPID string   `yaml:"mspID"`
+	Roles []string `yaml:"roles"`
+	CA    CA       `yaml:"ca"`
+	Peer  PeerNode `yaml:"peer"`
+	// ChaincodeServerPort is where the org's chaincode-as-a-service
+	// process listens for its peer.
+	ChaincodeServerPort int    `yaml:"chaincodeServerPort"`
+	Users               []User `yaml:"users"`
+}
+
+// PeerNode is an organisation's peer.
+type PeerNode struct {
+	Name          string `yaml:"name"`
+	Port          int    `yaml:"port"`
+	ChaincodePort int    `yaml:"chaincodePort"`
+	OpsPort       int    `yaml:"opsPort"`
+}
+
+// User is an identity registered with the org's CA. Role, GLN and GCP are
+// put into the enrollment certificate as attributes (role, gln, gcp) that
+// the chaincode checks.
+type User struct {
+	Name string `yaml:"name"`
+	Role string `yaml:"role"`
+	GLN  string `yaml:"gln"`
+	GCP  string `yaml:"gcp,omitempty"`
+}
+
+// CARegistrar is the bootstrap identity of every org's Fabric CA.
+const CARegistrar = "ca-registrar"
+
+// Duration is a time.Duration written as "100ms" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// String formats the duration as Go does ("100ms").
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Roles every user may hold. Which MSP may hold which role is per org
+// (Org.Roles) and is handed to the chaincode.
+var knownRoles = map[string]bool{"manufacturer": true, "distributor": true, "pharmacist": true, "regulator": true, "admin": true}
+
+// Load reads and validates a network definition.
+func Load(path string) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read network definition: %w", err)
+	}
+	var s Spec
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// Validate checks the definition and names the first field that is wrong.
+func (s *Spec) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	if s.Channel == "" || strings.ToLower(s.Channel) != s.Channel {
+		bad("channel", "must be a non-empty lower-case name, got %q", s.Channel)
+	}
+	if s.Host == "" {
+		bad("host", "is empty")
+	}
+	if s.Chaincode.Name == "" || s.Chaincode.Version == "" || s.Chaincode.Label == "" {
+		bad("chaincode", "name, version and label are required")
+	}
+	if s.Chaincode.Policy == "" {
+		bad("chaincode.policy", "is empty (use MAJORITY or a signature policy)")
+	}
+	if s.Ordering.BatchTimeout <= 0 || s.Ordering.TickInterval <= 0 {
+		bad("ordering", "batchTimeout and tickInterval must be positive")
+	}
+	if s.Ordering.ElectionTick <= s.Ordering.HeartbeatTick || s.Ordering.HeartbeatTick < 1 {
+		bad("ordering.electionTick", "must be greater than heartbeatTick (>= 1)")
+	}
+	if n := len(s.OrdererOrg.Orderers); n < 3 || n%2 == 0 {
+		bad("ordererOrg.orderers", "need an odd number >= 3 of etcdraft orderers to survive the loss of one, got %d", n)
+	}
+	ports := map[int]string{}
+	port := func(field string, p int) {
+		if p <= 0 || p > 65535 {
+			bad(field, "port %d out of range", p)
+			return
+		}
+		if other, dup := ports[p]; dup {
+			bad(field, "port %d already used by %s", p, other)
+			return
+		}
+		ports[p] = field
+	}
+	port("ordererOrg.ca.port", s.OrdererOrg.CA.Port)
+	port("ordererOrg.ca.opsPort", s.OrdererOrg.CA.OpsPort)
+	for i, o := range s.OrdererOrg.Orderers {
+		f := fmt.Sprintf("ordererOrg.orderers[%d]", i)
+		if o.Name == "" {
+			bad(f+".name", "is empty")
+		}
+		port(f+".port", o.Port)
+		port(f+".adminPort", o.AdminPort)
+		port(f+".opsPort", o.OpsPort)
+	}
+	if err := validUser("ordererOrg.admin", s.OrdererOrg.Admin, []string{"admin"}, false); err != nil {
+		errs = append(errs, err)
+	}
+	names := map[string]bool{}
+	msps := map[string]bool{s.OrdererOrg.MSPID: true}
+	if s.OrdererOrg.MSPID == "" {
+		bad("ordererOrg.mspID", "is empty")
+	}
+	if len(s.Orgs) < 2 {
+		bad("orgs", "need at least two peer organisations, got %d", len(s.Orgs))
+	}
+	for i, o := range s.Orgs {
+		f := fmt.Sprintf("orgs[%d]", i)
+		if o.Name == "" || names[strings.ToLower(o.Name)] {
+			bad(f+".name", "empty or duplicate org name %q", o.Name)
+		}
+		names[strings.ToLower(o.Name)] = true
+		if o.MSPID == "" || msps[o.MSPID] {
+			bad(f+".mspID", "empty or duplicate MSP ID %q", o.MSPID)
+		}
+		msps[o.MSPID] = true
+		for _, r := range o.Roles {
+			if !knownRoles[r] {
+				bad(f+".roles", "unknown role %q", r)
+			}
+		}
+		port(f+".ca.port", o.CA.Port)
+		port(f+".ca.opsPort", o.CA.OpsPort)
+		port(f+".peer.port", o.Peer.Port)
+		port(f+".peer.chaincodePort", o.Peer.ChaincodePort)
+		port(f+".peer.opsPort", o.Peer.OpsPort)
+		port(f+".chaincodeServerPort", o.ChaincodeServerPort)
+		hasAdmin := false
+		users := map[string]bool{}
+		for j, u := range o.Users {
+			uf := fmt.Sprintf("%s.users[%d]", f, j)
+			if users[u.Name] {
+				bad(uf+".name", "duplicate user %q", u.Name)
+			}
+			users[u.Name] = true
+			if err := validUser(uf, u, o.Roles, u.Role == "manufacturer"); err != nil {
+				errs = append(errs, err)
+			}
+			hasAdmin = hasAdmin || u.Role == "admin"
+		}
+		if !hasAdmin {
+			bad(f+".users", "needs a user with role admin (it operates the peer and the chaincode lifecycle)")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validUser(field string, u User, roles []string, needGCP bool) error {
+	if u.Name == "" || u.Name == CARegistrar || strings.ContainsAny(u.Name, " /:@") {
+		return fmt.Errorf("%s.name: %q is not a valid identity name", field, u.Name)
+	}
+	allowed := false
+	for _, r := range roles {
+		allowed = allowed || r == u.Role
+	}
+	if !allowed {
+		return fmt.Errorf("%s.role: %q is not one of the org's roles %v", field, u.Role, roles)
+	}
+	if !ValidGLN(u.GLN) {
+		return fmt.Errorf("%s.gln: %q is not a 13-digit GLN with a valid check digit", field, u.GLN)
+	}
+	if needGCP {
+		for _, p := range strings.Split(u.GCP, ",") {
+			if len(p) < 4 || len(p) > 12 || strings.Trim(p, "0123456789") != "" {
+				return fmt.Errorf("%s.gcp: %q is not a list of 4-12 digit GS1 company prefixes", field, u.GCP)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidGLN reports whether s is a 13-digit GS1 GLN with a valid mod-10 check digit.
+func ValidGLN(s string) bool {
+	if len(s) != 13 || strings.Trim(s, "0123456789") != "" {
+		return false
+	}
+	sum := 0
+	for i := 11; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if (11-i)%2 == 0 {
+			d *= 3
+		}
+		sum += d
+	}
+	return int(s[12]-'0') == (10-sum%10)%10
+}
+
+// Org returns the peer organisation with the given name or MSP ID.
+func (s *Spec) Org(nameOrMSP string) (*Org, bool) {
+	for i := range s.Orgs {
+		if strings.EqualFold(s.Orgs[i].Name, nameOrMSP) || s.Orgs[i].MSPID == nameOrMSP {
+			return &s.Orgs[i], true
+		}
+	}
+	return nil, false
+}
+
+// OrgRoles renders the MSP → allowed roles binding handed to the chaincode
+// (PHARMATRACE_ORG_ROLES): "ManufacturerMSP=manufacturer,admin;...".
+func (s *Spec) OrgRoles() string {
+	parts := make([]string, 0, len(s.Orgs))
+	for _, o := range s.Orgs {
+		parts = append(parts, o.MSPID+"="+strings.Join(o.Roles, ","))
+	}
+	return strings.Join(parts, ";")
+}
