@@ -65,7 +65,7 @@ unit:
 # The integration suite starts the network itself when it is not running
 # (and stops it again afterwards); set PHARMATRACE_KEEP_NETWORK=1 to keep it.
 integration: binaries
-	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -v ./test/... 2>&1 | tee $(RUN)/integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -v ./test/...
 
 bench: binaries
 	@echo "make bench: not implemented yet (issue 8)"; exit 1

@@ -198,3 +198,13 @@ func (l *Layout) NodeByName(name string) (Node, bool) {
 	}
 	return Node{}, false
 }
+
+// OrgAdmin returns the admin identity of any org, the orderer org included
+// (with its TLS client certificate, used for admin and operations endpoints).
+func (l *Layout) OrgAdmin(orgKey string) Identity {
+	if o, ok := l.Org(orgKey); ok {
+		a := l.Admin(o)
+		return l.IdentityFiles(orgKey, o.MSPID, a.Name)
+	}
+	return l.IdentityFiles(OrdererOrgKey, l.OrdererOrg.MSPID, l.OrdererOrg.Admin.Name)
+}

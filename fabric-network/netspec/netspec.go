@@ -18,12 +18,12 @@ import (
 
 // Spec is the network definition (network.yaml).
 type Spec struct {
-	Channel    string    `yaml:"channel"`
-	Host       string    `yaml:"host"`
-	Chaincode  Chaincode `yaml:"chaincode"`
-	Ordering   Ordering  `yaml:"ordering"`
+	Channel    string     `yaml:"channel"`
+	Host       string     `yaml:"host"`
+	Chaincode  Chaincode  `yaml:"chaincode"`
+	Ordering   Ordering   `yaml:"ordering"`
 	OrdererOrg OrdererOrg `yaml:"ordererOrg"`
-	Orgs       []Org     `yaml:"orgs"`
+	Orgs       []Org      `yaml:"orgs"`
 }
 
 // Chaincode names the chaincode definition committed on the channel.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 )
 
@@ -139,35 +139,22 @@ func (n *network) joinOrderers(ctx context.Context, block string) error {
 // raftLeader returns the orderer that is the channel's etcdraft leader,
 // read from the orderers' Prometheus metrics (consensus_etcdraft_is_leader).
 func (n *network) raftLeader(ctx context.Context) (netspec.Node, error) {
+	ops, err := fabconn.NewOps(n.l.CACert(netspec.OrdererOrgKey), n.l.OrgAdmin(netspec.OrdererOrgKey))
+	if err != nil {
+		return netspec.Node{}, err
+	}
 	var errs []string
 	for _, o := range n.l.OrdererNodes() {
-		b, err := n.opsGet(ctx, o, "/metrics")
+		v, err := ops.Metric(ctx, o, "consensus_etcdraft_is_leader", `channel="`+n.l.Channel+`"`)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
-		if v, ok := metricValue(b, "consensus_etcdraft_is_leader", `channel="`+n.l.Channel+`"`); ok && v == 1 {
+		if v == 1 {
 			return o, nil
 		}
 	}
 	return netspec.Node{}, fmt.Errorf("no raft leader for %s yet %v", n.l.Channel, errs)
-}
-
-// metricValue finds a sample of a Prometheus text-format metric whose
-// labels contain label.
-func metricValue(b []byte, name, label string) (float64, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, label) {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		return v, err == nil
-	}
-	return 0, false
 }
 
 func (n *network) waitRaftLeader(ctx context.Context) (netspec.Node, error) {
@@ -216,7 +203,10 @@ func (n *network) joinPeers(ctx context.Context, block string) error {
 		if err == nil && bytes.Contains(out, []byte("\n"+n.l.Channel)) {
 			continue
 		}
-		if _, err := execTool(ctx, env, n.bin("peer"), "channel", "join", "-b", block); err != nil {
+		if out, err := execTool(ctx, env, n.bin("peer"), "channel", "join", "-b", block); err != nil {
+			if bytes.Contains(out, []byte("already exists")) {
+				continue
+			}
 			return fmt.Errorf("join peer of %s: %w", o.Name, err)
 		}
 		log.Info("peer joined channel", "org", o.Name, "channel", n.l.Channel)

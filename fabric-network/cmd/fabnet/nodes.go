@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 )
 
@@ -158,55 +154,11 @@ func (n *network) ccProc(o *netspec.Org, packageID string) proc {
 	}}
 }
 
-// opsClient talks HTTPS to the nodes' operations endpoints (health, metrics).
-// /metrics needs a client certificate from the org's CA: the org admin's
-// TLS certificate.
-func (n *network) opsClient(orgKey string) (*http.Client, error) {
-	pem, err := os.ReadFile(n.l.CACert(orgKey))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	admin := n.l.IdentityFiles(orgKey, n.l.OrdererOrg.MSPID, n.l.OrdererOrg.Admin.Name)
-	if o, ok := n.l.Org(orgKey); ok {
-		a := n.l.Admin(o)
-		admin = n.l.IdentityFiles(orgKey, o.MSPID, a.Name)
-	}
-	cert, err := tls.LoadX509KeyPair(admin.TLSCertFile, admin.TLSKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("operations client certificate: %w", err)
-	}
-	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-	}}, nil
-}
-
-func (n *network) opsGet(ctx context.Context, node netspec.Node, path string) ([]byte, error) {
-	c, err := n.opsClient(node.Org)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+node.OpsAddr+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("%s%s: %s: %s", node.OpsAddr, path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return b, nil
-}
-
 func (n *network) opsHealthy(ctx context.Context, node netspec.Node) error {
-	_, err := n.opsGet(ctx, node, "/healthz")
+	ops, err := fabconn.NewOps(n.l.CACert(node.Org), n.l.OrgAdmin(node.Org))
+	if err != nil {
+		return err
+	}
+	_, err = ops.Get(ctx, node, "/healthz")
 	return err
 }

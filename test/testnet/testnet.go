@@ -1,0 +1,193 @@
+// Package testnet gives integration tests the real PharmaTrace network:
+// it starts the network from `bin/fabnet up` when it is not running (and
+// stops it again when the tests end, unless PHARMATRACE_KEEP_NETWORK=1),
+// and offers raw Fabric Gateway connections, node control and metrics.
+package testnet
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
+	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
+	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+)
+
+// Network is the running consortium.
+type Network struct {
+	*netspec.Layout
+	Root string // repository root
+}
+
+var current *Network
+
+// Main runs an integration test binary against the network, starting it
+// first if needed. Use it from TestMain: os.Exit(testnet.Main(m)).
+func Main(m *testing.M) int {
+	n, started, err := ensureUp()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testnet:", err)
+		return 1
+	}
+	current = n
+	code := m.Run()
+	if started && os.Getenv("PHARMATRACE_KEEP_NETWORK") != "1" {
+		if out, err := n.fabnet("down"); err != nil {
+			fmt.Fprintf(os.Stderr, "testnet: fabnet down: %v\n%s", err, out)
+		}
+	}
+	return code
+}
+
+// Get returns the network of this test binary.
+func Get(t testing.TB) *Network {
+	t.Helper()
+	if current == nil {
+		t.Fatal("testnet: call testnet.Main from TestMain")
+	}
+	return current
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func ensureUp() (*Network, bool, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, false, err
+	}
+	spec, err := netspec.Load(filepath.Join(root, "fabric-network", "network.yaml"))
+	if err != nil {
+		return nil, false, err
+	}
+	runDir := os.Getenv("PHARMATRACE_RUN_DIR")
+	if runDir == "" {
+		runDir = filepath.Join(root, "run")
+	}
+	l, err := netspec.NewLayout(spec, runDir)
+	if err != nil {
+		return nil, false, err
+	}
+	n := &Network{Layout: l, Root: root}
+	if _, err := os.Stat(n.bin("fabnet")); err != nil {
+		return nil, false, fmt.Errorf("%s missing: run the tests through `make test` (it builds the binaries)", n.bin("fabnet"))
+	}
+	if _, err := n.fabnet("status"); err == nil {
+		return n, false, nil
+	}
+	start := time.Now()
+	if out, err := n.fabnet("up"); err != nil {
+		return nil, false, fmt.Errorf("fabnet up: %w\n%s", err, out)
+	}
+	fmt.Fprintf(os.Stderr, "testnet: started the network in %s\n", time.Since(start).Round(time.Millisecond))
+	return n, true, nil
+}
+
+func (n *Network) bin(name string) string {
+	if d := os.Getenv("PHARMATRACE_BIN_DIR"); d != "" {
+		return filepath.Join(d, name)
+	}
+	return filepath.Join(n.Root, "bin", name)
+}
+
+func (n *Network) fabnet(args ...string) ([]byte, error) {
+	cmd := exec.Command(n.bin("fabnet"), append([]string{"-run", n.Dir}, args...)...)
+	cmd.Dir = n.Root
+	return cmd.CombinedOutput()
+}
+
+// Fabnet runs a fabnet command (e.g. "kill", "orderer0") and fails the test on error.
+func (n *Network) Fabnet(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := n.fabnet(args...)
+	if err != nil {
+		t.Fatalf("fabnet %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Gateway connects to org's peer as user (an org admin when user is "").
+// The connection is closed when the test ends.
+func (n *Network) Gateway(t testing.TB, org, user string) *client.Gateway {
+	t.Helper()
+	o, ok := n.Org(org)
+	if !ok {
+		t.Fatalf("no org %q", org)
+	}
+	id := n.Admin(o)
+	if user != "" {
+		var err error
+		if id, err = n.User(org, user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw, conn, err := fabconn.Connect(n.PeerNode(o), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close(); conn.Close() })
+	return gw
+}
+
+// Contract returns the named contract of the PharmaTrace chaincode.
+func (n *Network) Contract(gw *client.Gateway, name string) *client.Contract {
+	return gw.GetNetwork(n.Channel).GetContractWithName(n.Chaincode.Name, name)
+}
+
+// Height returns the channel's block height at a peer, from its metrics.
+func (n *Network) Height(ctx context.Context, peer netspec.Node) (uint64, error) {
+	ops, err := fabconn.NewOps(n.CACert(peer.Org), n.OrgAdmin(peer.Org))
+	if err != nil {
+		return 0, err
+	}
+	v, err := ops.Metric(ctx, peer, "ledger_blockchain_height", `channel="`+n.Channel+`"`)
+	return uint64(v), err
+}
+
+// RaftLeader returns the current etcdraft leader orderer.
+func (n *Network) RaftLeader(t testing.TB) netspec.Node {
+	t.Helper()
+	name := strings.TrimSpace(n.Fabnet(t, "leader"))
+	node, ok := n.NodeByName(name)
+	if !ok {
+		t.Fatalf("fabnet leader printed unknown node %q", name)
+	}
+	return node
+}
+
+// Eventually polls cond every 100 ms until it returns nil or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
