@@ -67,5 +67,8 @@ unit:
 integration: binaries
 	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -v ./test/...
 
-bench: binaries
-	@echo "make bench: not implemented yet (issue 8)"; exit 1
+# `make bench` (QUICK=1 for a short run) drives load against the network
+# from `make up` and writes run/bench/results.{md,json}.
+bench: up
+	$(GO) build -o $(BIN)/ ./bench/cmd/pharmabench
+	$(BIN)/pharmabench $(if $(QUICK),-quick) -out $(RUN)/bench

@@ -1,0 +1,92 @@
+// Command pharmabench is `make bench`: it drives load against the real
+// network from `make up` and reports PharmaTrace's figures side by side
+// with raw Fabric on the same machine in the same run.
+//
+//	pharmabench [-quick] [-out run/bench]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pharmatrace/pharmatrace/bench"
+	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "pharmabench:", err)
+		os.Exit(1)
+	}
+}
+
+// env is what every scenario gets.
+type env struct {
+	l     *netspec.Layout
+	quick bool
+	out   string
+	log   *slog.Logger
+	// baselineTPS is the raw-Fabric throughput measured first in the run.
+	baselineTPS float64
+}
+
+// scenario measures one part of the system and returns its figures.
+type scenario struct {
+	name string
+	run  func(ctx context.Context, e *env) ([]bench.Figure, error)
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("pharmabench", flag.ContinueOnError)
+	quick := fs.Bool("quick", os.Getenv("QUICK") != "", "short run with smaller N (env QUICK)")
+	out := fs.String("out", "run/bench", "output `directory` for results.md, results.json and CPU profiles")
+	specPath := fs.String("spec", "fabric-network/network.yaml", "network definition")
+	runDir := fs.String("run", "run", "network run directory")
+	only := fs.String("only", "", "run only the named scenario")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	spec, err := netspec.Load(*specPath)
+	if err != nil {
+		return err
+	}
+	l, err := netspec.NewLayout(spec, *runDir)
+	if err != nil {
+		return err
+	}
+	e := &env{l: l, quick: *quick, out: *out, log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	report := &bench.Report{When: time.Now(), Quick: *quick, Machine: bench.ReadMachine(), Fabric: bench.Fabric{
+		Version: "v2.5.0", BatchTimeout: spec.Ordering.BatchTimeout.String(), MaxMessageCount: spec.Ordering.MaxMessageCount,
+		Orderers: len(spec.OrdererOrg.Orderers), Peers: len(spec.Orgs),
+		EndorsementPolicy: spec.Chaincode.Policy + fmt.Sprintf(" (%d of %d orgs)", len(spec.Orgs)/2+1, len(spec.Orgs)),
+		StateDatabase:     "LevelDB",
+	}}
+	for _, s := range scenarios {
+		if *only != "" && s.name != *only {
+			continue
+		}
+		e.log.Info("scenario", "name", s.name)
+		figs, err := s.run(ctx, e)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", s.name, err)
+		}
+		for _, f := range figs {
+			report.Figures = append(report.Figures, f.Check())
+		}
+	}
+	if err := report.Write(*out); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, report.Markdown())
+	fmt.Fprintf(stdout, "\nwritten to %s/results.md and results.json\n", *out)
+	return nil
+}
