@@ -1,23 +1,137 @@
-// Package chaincode is the PharmaTrace smart contract: the serialized-pack
-// lifecycle, lot transfers and anomaly detection, run by every peer's
-// chaincode-as-a-service process (cmd/pharmatrace-cc).
+// Package chaincode is the PharmaTrace smart contract: the serialised-pack
+// lifecycle of the EU medicines verification model (commission, verify,
+// dispense, decommission, undo), lot recalls, custody transfers (SSCC
+// aggregation, shipments, receipts) and the anomaly workflow, run by every
+// peer's chaincode-as-a-service process (cmd/pharmatrace-cc).
+//
+// Every transaction and query takes one string argument, the JSON of a
+// request type of package trace, and returns the JSON of a result type of
+// package trace. See doc.go for the conventions and the design decisions.
 package chaincode
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/pharmatrace/pharmatrace/trace"
 )
 
-// New returns the PharmaTrace chaincode with all of its contracts.
-func New() (*contractapi.ContractChaincode, error) {
+// DefaultOrgRoles is the role binding used when PHARMATRACE_ORG_ROLES is unset.
+const DefaultOrgRoles = "ManufacturerMSP=manufacturer,admin;DistributorMSP=distributor,admin;PharmacyMSP=pharmacist,admin;RegulatorMSP=regulator,admin"
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvOrgRoles      = "PHARMATRACE_ORG_ROLES"
+	EnvMaxCommission = "PHARMATRACE_MAX_COMMISSION"
+)
+
+// Config is the chaincode's configuration. It must be identical on every
+// endorsing peer (it decides access and limits, hence the endorsement
+// result).
+type Config struct {
+	// OrgRoles binds each MSP ID to the roles its certificates may claim:
+	// the `role` attribute is only trusted within this binding, since any
+	// organisation's CA could issue itself role=regulator.
+	OrgRoles map[string][]string
+	// MaxCommission is the most serials one CommissionPacks may carry
+	// (0: trace.DefaultMaxCommission; at most trace.HardMaxCommission).
+	MaxCommission int
+}
+
+// DefaultConfig returns the configuration for the reference network.
+func DefaultConfig() Config {
+	// The same binding as DefaultOrgRoles (a test keeps them in step).
+	return Config{OrgRoles: map[string][]string{
+		"ManufacturerMSP": {"manufacturer", "admin"},
+		"DistributorMSP":  {"distributor", "admin"},
+		"PharmacyMSP":     {"pharmacist", "admin"},
+		"RegulatorMSP":    {"regulator", "admin"},
+	}, MaxCommission: trace.DefaultMaxCommission}
+}
+
+// ParseOrgRoles parses "MSP1=role,role;MSP2=role" into an MSP → roles map.
+func ParseOrgRoles(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		msp, list, ok := strings.Cut(part, "=")
+		msp = strings.TrimSpace(msp)
+		if !ok || msp == "" {
+			return nil, fmt.Errorf("org roles: %q is not MSP=role,role", part)
+		}
+		if _, dup := out[msp]; dup {
+			return nil, fmt.Errorf("org roles: MSP %q listed twice", msp)
+		}
+		var roles []string
+		for _, r := range strings.Split(list, ",") {
+			r = strings.TrimSpace(r)
+			if !slices.Contains(trace.Roles, trace.Role(r)) {
+				return nil, fmt.Errorf("org roles: %s: %q is not a role (%s)", msp, r, roleList(trace.Roles))
+			}
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+		out[msp] = roles
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("org roles: %q binds no MSP", s)
+	}
+	return out, nil
+}
+
+// ConfigFromEnv builds the configuration from PHARMATRACE_ORG_ROLES
+// (default DefaultOrgRoles) and PHARMATRACE_MAX_COMMISSION (default
+// trace.DefaultMaxCommission).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := DefaultConfig()
+	if s := getenv(EnvOrgRoles); s != "" {
+		roles, err := ParseOrgRoles(s)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvOrgRoles, err)
+		}
+		cfg.OrgRoles = roles
+	}
+	if s := getenv(EnvMaxCommission); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > trace.HardMaxCommission {
+			return cfg, fmt.Errorf("%s: %q is not a number between 1 and %d", EnvMaxCommission, s, trace.HardMaxCommission)
+		}
+		cfg.MaxCommission = n
+	}
+	return cfg, nil
+}
+
+// New returns the PharmaTrace chaincode: the business contract "pharmatrace"
+// (the default contract) and the deployment probe "probe".
+func New(cfg Config) (*contractapi.ContractChaincode, error) {
+	c, err := newContract(cfg)
+	if err != nil {
+		return nil, err
+	}
 	probe := &ProbeContract{}
 	probe.Name = "probe"
-	cc, err := contractapi.NewChaincode(probe)
+	cc, err := contractapi.NewChaincode(c, probe)
 	if err != nil {
 		return nil, fmt.Errorf("create chaincode: %w", err)
 	}
+	cc.DefaultContract = trace.ContractName
 	cc.Info.Title = "PharmaTrace"
-	cc.Info.Version = "0.1.0"
+	cc.Info.Version = "1.0.0"
 	return cc, nil
+}
+
+func roleList[T ~string](rs []T) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
 }

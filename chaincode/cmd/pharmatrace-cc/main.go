@@ -8,6 +8,13 @@
 //	CHAINCODE_TLS_CERT        PEM server certificate file  (TLS is on unless CHAINCODE_TLS_DISABLED=true)
 //	CHAINCODE_TLS_KEY         PEM server key file
 //	CHAINCODE_TLS_CLIENT_CA   PEM CA file that peer client certificates must chain to
+//
+// Contract configuration (must be identical on every peer):
+//
+//	PHARMATRACE_ORG_ROLES       MSP → allowed roles, e.g.
+//	                            ManufacturerMSP=manufacturer,admin;DistributorMSP=distributor,admin;PharmacyMSP=pharmacist,admin;RegulatorMSP=regulator,admin
+//	                            (that binding is the default when unset)
+//	PHARMATRACE_MAX_COMMISSION  serials per CommissionPacks (default 5000, at most 10000)
 package main
 
 import (
@@ -46,14 +53,19 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	cc, err := chaincode.New()
+	cfg, err := chaincode.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	cc, err := chaincode.New(cfg)
 	if err != nil {
 		return err
 	}
 	srv := &shim.ChaincodeServer{CCID: id, Address: addr, CC: cc, TLSProps: tlsProps}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Start() }()
-	log.Info("chaincode server listening", "addr", addr, "ccid", id, "tls", !tlsProps.Disabled)
+	log.Info("chaincode server listening", "addr", addr, "ccid", id, "tls", !tlsProps.Disabled,
+		"orgs", len(cfg.OrgRoles), "maxCommission", cfg.MaxCommission)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", addr, err)

@@ -1,0 +1,224 @@
+package chaincode
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// Contract is the PharmaTrace business contract. Its exported methods are
+// exactly the transactions and queries of trace.SubmitTransactions and
+// trace.EvaluateTransactions; each takes the JSON of a trace request type and
+// returns the JSON of a trace result type.
+type Contract struct {
+	contractapi.Contract
+	orgs          []orgBinding // sorted by MSP: deterministic iteration
+	maxCommission int
+}
+
+type orgBinding struct {
+	msp   string
+	roles []trace.Role
+}
+
+func newContract(cfg Config) (*Contract, error) {
+	c := &Contract{maxCommission: cfg.MaxCommission}
+	if c.maxCommission == 0 {
+		c.maxCommission = trace.DefaultMaxCommission
+	}
+	if c.maxCommission < 1 || c.maxCommission > trace.HardMaxCommission {
+		return nil, fmt.Errorf("config: MaxCommission %d is not between 1 and %d", cfg.MaxCommission, trace.HardMaxCommission)
+	}
+	msps := make([]string, 0, len(cfg.OrgRoles))
+	for msp := range cfg.OrgRoles {
+		msps = append(msps, msp)
+	}
+	sort.Strings(msps)
+	for _, msp := range msps {
+		b := orgBinding{msp: msp}
+		for _, r := range cfg.OrgRoles[msp] {
+			if !slices.Contains(trace.Roles, trace.Role(r)) {
+				return nil, fmt.Errorf("config: MSP %s: %q is not a role", msp, r)
+			}
+			b.roles = append(b.roles, trace.Role(r))
+		}
+		c.orgs = append(c.orgs, b)
+	}
+	if len(c.orgs) == 0 {
+		return nil, fmt.Errorf("config: OrgRoles binds no MSP")
+	}
+	c.Name = trace.ContractName
+	c.Info.Title = "PharmaTrace"
+	c.Info.Version = "1.0.0"
+	c.Info.Description = "Serialised medicine packs: verification, custody and anomalies"
+	return c, nil
+}
+
+// GetEvaluateTransactions marks the queries as "evaluate" in the metadata.
+func (c *Contract) GetEvaluateTransactions() []string {
+	return slices.Clone(trace.EvaluateTransactions)
+}
+
+// TxCtx is the transaction context type of the contract's methods.
+type TxCtx = contractapi.TransactionContextInterface
+
+// ---- master data ----
+
+// RegisterProduct registers a GTIN of the caller's company prefix
+// (trace.RegisterProductRequest → trace.ProductResult).
+func (c *Contract) RegisterProduct(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxRegisterProduct, request, &trace.RegisterProductRequest{}, c.registerProduct)
+}
+
+// RegisterLot registers a lot of one of the caller's products
+// (trace.RegisterLotRequest → trace.LotResult).
+func (c *Contract) RegisterLot(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxRegisterLot, request, &trace.RegisterLotRequest{}, c.registerLot)
+}
+
+// ReleaseLot releases a quarantined lot (trace.LotStatusRequest → trace.LotResult).
+func (c *Contract) ReleaseLot(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxReleaseLot, request, &trace.LotStatusRequest{}, c.lotStatus(trace.LotReleased))
+}
+
+// RecallLot recalls a lot: the owning manufacturer or the regulator
+// (trace.LotStatusRequest → trace.LotResult).
+func (c *Contract) RecallLot(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxRecallLot, request, &trace.LotStatusRequest{}, c.lotStatus(trace.LotRecalled))
+}
+
+// WithdrawLot withdraws a lot from the market: the owning manufacturer or
+// the regulator (trace.LotStatusRequest → trace.LotResult).
+func (c *Contract) WithdrawLot(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxWithdrawLot, request, &trace.LotStatusRequest{}, c.lotStatus(trace.LotWithdrawn))
+}
+
+// ---- packs ----
+
+// CommissionPacks commissions serials of one lot
+// (trace.CommissionPacksRequest → trace.CommissionPacksResult).
+func (c *Contract) CommissionPacks(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxCommissionPacks, request, &trace.CommissionPacksRequest{}, c.commissionPacks)
+}
+
+// Dispense supplies a scanned pack to a patient (trace.ScanRequest → trace.ScanResult).
+func (c *Contract) Dispense(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxDispense, request, &trace.ScanRequest{}, c.dispense)
+}
+
+// Decommission sets a scanned pack inactive for a reason
+// (trace.DecommissionRequest → trace.ScanResult).
+func (c *Contract) Decommission(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxDecommission, request, &trace.DecommissionRequest{}, c.decommission)
+}
+
+// Undo reactivates a scanned pack (trace.ScanRequest → trace.ScanResult).
+func (c *Contract) Undo(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxUndo, request, &trace.ScanRequest{}, c.undo)
+}
+
+// ReportScan commits the findings of a verification as anomalies
+// (trace.ScanRequest → trace.ScanResult).
+func (c *Contract) ReportScan(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxReportScan, request, &trace.ScanRequest{}, c.reportScan)
+}
+
+// ---- custody ----
+
+// Aggregate packs loose packs into a new SSCC
+// (trace.AggregateRequest → trace.AggregateResult).
+func (c *Contract) Aggregate(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxAggregate, request, &trace.AggregateRequest{}, c.aggregate)
+}
+
+// Ship ships packs and SSCCs to another party
+// (trace.ShipRequest → trace.ShipmentResult).
+func (c *Contract) Ship(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxShip, request, &trace.ShipRequest{}, c.ship)
+}
+
+// Receive records the receipt of a shipment at the caller's site
+// (trace.ReceiveRequest → trace.ReceiveResult).
+func (c *Contract) Receive(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxReceive, request, &trace.ReceiveRequest{}, c.receive)
+}
+
+// ---- anomalies ----
+
+// FlagAnomaly records an anomaly by hand (trace.FlagAnomalyRequest → trace.AnomalyResult).
+func (c *Contract) FlagAnomaly(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxFlagAnomaly, request, &trace.FlagAnomalyRequest{}, c.flagAnomaly)
+}
+
+// TransitionAnomaly moves an anomaly along its workflow
+// (trace.TransitionAnomalyRequest → trace.AnomalyResult).
+func (c *Contract) TransitionAnomaly(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxTransitionAnomaly, request, &trace.TransitionAnomalyRequest{}, c.transitionAnomaly)
+}
+
+// CommentAnomaly adds a comment to an anomaly
+// (trace.CommentAnomalyRequest → trace.AnomalyResult).
+func (c *Contract) CommentAnomaly(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.TxCommentAnomaly, request, &trace.CommentAnomalyRequest{}, c.commentAnomaly)
+}
+
+// ---- queries ----
+
+// Verify checks a scanned pack and writes nothing
+// (trace.VerifyRequest → trace.VerifyResult).
+func (c *Contract) Verify(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxVerify, request, &trace.VerifyRequest{}, c.verify)
+}
+
+// GetProduct returns a product (trace.ProductQuery → trace.GetProductResult).
+func (c *Contract) GetProduct(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxGetProduct, request, &trace.ProductQuery{}, c.getProduct)
+}
+
+// GetPack returns a pack (trace.PackQuery → trace.GetPackResult).
+func (c *Contract) GetPack(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxGetPack, request, &trace.PackQuery{}, c.getPack)
+}
+
+// GetPackHistory returns a pack's committed versions, newest first
+// (trace.PackHistoryQuery → trace.PackHistoryResult).
+func (c *Contract) GetPackHistory(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxGetPackHistory, request, &trace.PackHistoryQuery{}, c.getPackHistory)
+}
+
+// GetLot returns a lot (trace.LotQuery → trace.GetLotResult).
+func (c *Contract) GetLot(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxGetLot, request, &trace.LotQuery{}, c.getLot)
+}
+
+// GetShipment returns a shipment (trace.ShipmentQuery → trace.GetShipmentResult).
+func (c *Contract) GetShipment(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxGetShipment, request, &trace.ShipmentQuery{}, c.getShipment)
+}
+
+// GetAnomaly returns an anomaly (trace.AnomalyQuery → trace.GetAnomalyResult).
+func (c *Contract) GetAnomaly(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxGetAnomaly, request, &trace.AnomalyQuery{}, c.getAnomaly)
+}
+
+// GetRequest returns the committed outcome of one of the caller
+// organisation's request IDs (trace.RequestQuery → trace.GetRequestResult).
+func (c *Contract) GetRequest(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxGetRequest, request, &trace.RequestQuery{}, c.getRequest)
+}
+
+// ListAnomalies returns one page of anomalies
+// (trace.ListAnomaliesQuery → trace.ListAnomaliesResult).
+func (c *Contract) ListAnomalies(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxListAnomalies, request, &trace.ListAnomaliesQuery{}, c.listAnomalies)
+}
+
+// ListPacksByLot returns one page of a lot's packs
+// (trace.ListPacksByLotQuery → trace.ListPacksByLotResult).
+func (c *Contract) ListPacksByLot(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.TxListPacksByLot, request, &trace.ListPacksByLotQuery{}, c.listPacksByLot)
+}

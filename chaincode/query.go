@@ -1,0 +1,312 @@
+package chaincode
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+func (c *Contract) getProduct(t *txn, q *trace.ProductQuery) (any, error) {
+	p, err := t.product(q.GTIN)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, trace.NotFound("product %s is not registered", q.GTIN)
+	}
+	return &trace.GetProductResult{Product: *p}, nil
+}
+
+func (t *txn) readablePack(gtin, serial string) (*trace.Pack, error) {
+	p, err := t.pack(gtin, serial)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, trace.NotFound("pack %s/%s does not exist", gtin, serial)
+	}
+	if !t.canReadPack(p) {
+		return nil, trace.Denied("%s needs right %q, ownership of the product or custody of the pack; use Verify to check a pack", t.name, trace.RightReadAll)
+	}
+	return p, nil
+}
+
+func (c *Contract) getPack(t *txn, q *trace.PackQuery) (any, error) {
+	p, err := t.readablePack(q.GTIN, q.Serial)
+	if err != nil {
+		return nil, err
+	}
+	return &trace.GetPackResult{Pack: *p}, nil
+}
+
+// getPackHistory reads the pack's key history (newest first, as Fabric 2.x
+// returns it), at most q.Limit (default trace.DefaultHistory, bound
+// trace.MaxHistory) entries.
+func (c *Contract) getPackHistory(t *txn, q *trace.PackHistoryQuery) (any, error) {
+	if _, err := t.readablePack(q.GTIN, q.Serial); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = trace.DefaultHistory
+	}
+	k, err := packKey(q.GTIN, q.Serial)
+	if err != nil {
+		return nil, trace.Invalid("", "%v", err)
+	}
+	it, err := t.stub.GetHistoryForKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: history of %s/%s: %w", q.GTIN, q.Serial, err)
+	}
+	defer it.Close()
+	res := &trace.PackHistoryResult{Entries: []trace.PackHistoryEntry{}}
+	for it.HasNext() {
+		if len(res.Entries) == limit {
+			res.Truncated = true
+			break
+		}
+		m, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("ledger: history of %s/%s: %w", q.GTIN, q.Serial, err)
+		}
+		e := trace.PackHistoryEntry{TxID: m.GetTxId(), Deleted: m.GetIsDelete()}
+		if ts := m.GetTimestamp(); ts != nil {
+			e.Timestamp = ts.AsTime().UTC()
+		}
+		if !m.GetIsDelete() {
+			var p trace.Pack
+			if err := json.Unmarshal(m.GetValue(), &p); err != nil {
+				return nil, fmt.Errorf("ledger: history of %s/%s: decode: %w", q.GTIN, q.Serial, err)
+			}
+			e.Pack = &p
+		}
+		res.Entries = append(res.Entries, e)
+	}
+	return res, nil
+}
+
+func (c *Contract) getLot(t *txn, q *trace.LotQuery) (any, error) {
+	l, err := t.lot(q.GTIN, q.Lot)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		return nil, trace.NotFound("lot %s of product %s is not registered", q.Lot, q.GTIN)
+	}
+	return &trace.GetLotResult{Lot: *l}, nil
+}
+
+// getShipment: the regulator, the shipper, the addressee and any
+// organisation that recorded a receipt of it.
+func (c *Contract) getShipment(t *txn, q *trace.ShipmentQuery) (any, error) {
+	s, err := t.shipment(q.ID)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, trace.NotFound("shipment %s does not exist", q.ID)
+	}
+	ok := t.actor.Role.Has(trace.RightReadAll) || s.From.MSP == t.actor.MSP || s.To.MSP == t.actor.MSP
+	for _, p := range s.ReceivedAt {
+		ok = ok || p.MSP == t.actor.MSP
+	}
+	if !ok {
+		return nil, trace.Denied("%s needs right %q or to be a party to shipment %s", t.name, trace.RightReadAll, q.ID)
+	}
+	return &trace.GetShipmentResult{Shipment: *s}, nil
+}
+
+func (c *Contract) getAnomaly(t *txn, q *trace.AnomalyQuery) (any, error) {
+	a, err := t.anomaly(q.ID)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, trace.NotFound("anomaly %s does not exist", q.ID)
+	}
+	if !t.canSeeAnomaly(a) {
+		return nil, trace.Denied("%s needs right %q or to be the reporting organisation", t.name, trace.RightReadAll)
+	}
+	return &trace.GetAnomalyResult{Anomaly: *a}, nil
+}
+
+// getRequest looks up one of the caller organisation's request IDs.
+func (c *Contract) getRequest(t *txn, q *trace.RequestQuery) (any, error) {
+	k, err := key(objRequest, t.actor.MSP, q.RequestID)
+	if err != nil {
+		return nil, trace.Invalid("requestId", "%v", err)
+	}
+	var r trace.RequestRecord
+	found, err := t.get(k, &r)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return &trace.GetRequestResult{}, nil
+	}
+	return &trace.GetRequestResult{Found: true, Request: &r}, nil
+}
+
+// page runs one paginated partial-composite-key query. The bookmark handed
+// to clients is the base64url of the next key; it must lie inside the
+// queried prefix, so a forged bookmark cannot reach another record type.
+func (t *txn) page(objectType string, attrs []string, size int, bookmark string, each func(k string, v []byte) error) (string, error) {
+	if size == 0 {
+		size = trace.DefaultPageSize
+	}
+	prefix, err := key(objectType, attrs...)
+	if err != nil {
+		return "", trace.Invalid("", "%v", err)
+	}
+	raw := ""
+	if bookmark != "" {
+		b, err := base64.RawURLEncoding.DecodeString(bookmark)
+		if err != nil || !strings.HasPrefix(string(b), prefix) {
+			return "", trace.Invalid("bookmark", "is not a bookmark of this query")
+		}
+		raw = string(b)
+	}
+	it, md, err := t.stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(size), raw)
+	if err != nil {
+		return "", fmt.Errorf("ledger: query %s: %w", objectType, err)
+	}
+	defer it.Close()
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return "", fmt.Errorf("ledger: query %s: %w", objectType, err)
+		}
+		if err := each(kv.GetKey(), kv.GetValue()); err != nil {
+			return "", err
+		}
+	}
+	if md == nil || md.GetBookmark() == "" {
+		return "", nil
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(md.GetBookmark())), nil
+}
+
+func anomalyMatches(a *trace.Anomaly, q *trace.ListAnomaliesQuery) bool {
+	lotOK := func() bool {
+		if q.GTIN == "" && q.Lot == "" {
+			return true
+		}
+		gtin, lot := "", ""
+		if a.Pack != nil {
+			gtin = a.Pack.GTIN
+		}
+		if a.Lot != nil {
+			gtin, lot = a.Lot.GTIN, a.Lot.Lot
+		}
+		return (q.GTIN == "" || q.GTIN == gtin) && (q.Lot == "" || q.Lot == lot)
+	}
+	return (q.Status == "" || a.Status == q.Status) &&
+		(q.Classification == "" || a.Classification == q.Classification) &&
+		(q.Severity == "" || a.Severity == q.Severity) &&
+		(q.Code == "" || a.Code == q.Code) && lotOK()
+}
+
+// listAnomalies pages through the anomalies the caller may see: the
+// regulator all of them (by status index when filtering on status), others
+// their organisation's.
+func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, error) {
+	res := &trace.ListAnomaliesResult{Anomalies: []trace.Anomaly{}}
+	add := func(a *trace.Anomaly) {
+		if anomalyMatches(a, q) {
+			res.Anomalies = append(res.Anomalies, *a)
+		}
+	}
+	viaIndex := func(_ string, _ []byte) error { return nil }
+	var (
+		obj   string
+		attrs []string
+		ids   []string
+	)
+	switch {
+	case !t.actor.Role.Has(trace.RightReadAll):
+		obj, attrs = objAnomalyOrg, []string{t.actor.MSP}
+	case q.Status != "":
+		obj, attrs = objAnomalyStatus, []string{string(q.Status)}
+	default:
+		obj = objAnomaly
+	}
+	if obj == objAnomaly {
+		viaIndex = func(_ string, v []byte) error {
+			var a trace.Anomaly
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("ledger: decode anomaly: %w", err)
+			}
+			add(&a)
+			return nil
+		}
+	} else {
+		viaIndex = func(k string, _ []byte) error {
+			_, parts, err := t.stub.SplitCompositeKey(k)
+			if err != nil || len(parts) == 0 {
+				return fmt.Errorf("ledger: bad index key %q", printable(k))
+			}
+			ids = append(ids, parts[len(parts)-1])
+			return nil
+		}
+	}
+	bm, err := t.page(obj, attrs, q.PageSize, q.Bookmark, viaIndex)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		if keys[i], err = anomalyKey(id); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.prefetch(keys); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		a, err := load[trace.Anomaly](t, k, nil)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			add(a)
+		}
+	}
+	res.Bookmark = bm
+	return res, nil
+}
+
+// listPacksByLot pages through a lot's packs (serial order) via the lot
+// index: everything for the regulator and the owning manufacturer, the
+// packs they may read for others.
+func (c *Contract) listPacksByLot(t *txn, q *trace.ListPacksByLotQuery) (any, error) {
+	var serials []string
+	bm, err := t.page(objPackByLot, []string{q.GTIN, q.Lot}, q.PageSize, q.Bookmark, func(k string, _ []byte) error {
+		_, parts, err := t.stub.SplitCompositeKey(k)
+		if err != nil || len(parts) != 3 {
+			return fmt.Errorf("ledger: bad index key %q", printable(k))
+		}
+		serials = append(serials, parts[2])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]trace.PackRef, len(serials))
+	for i, s := range serials {
+		refs[i] = trace.PackRef{GTIN: q.GTIN, Serial: s}
+	}
+	packs, err := t.packs(refs)
+	if err != nil {
+		return nil, err
+	}
+	res := &trace.ListPacksByLotResult{Packs: []trace.Pack{}, Bookmark: bm}
+	for _, p := range packs {
+		if p != nil && (q.State == "" || p.State == q.State) && t.canReadPack(p) {
+			res.Packs = append(res.Packs, *p)
+		}
+	}
+	return res, nil
+}

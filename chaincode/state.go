@@ -1,0 +1,193 @@
+package chaincode
+
+import (
+	"fmt"
+
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// Typed access to the world state. Getters return nil when the record does
+// not exist; savers buffer the write and add the new version to the event.
+
+func productKey(gtin string) (string, error)         { return key(objProduct, gtin) }
+func lotKey(gtin, lot string) (string, error)        { return key(objLot, gtin, lot) }
+func packKey(gtin, serial string) (string, error)    { return key(objPack, gtin, serial) }
+func shipmentKey(id string) (string, error)          { return key(objShipment, id) }
+func ssccKey(sscc string) (string, error)            { return key(objSSCC, sscc) }
+func anomalyKey(id string) (string, error)           { return key(objAnomaly, id) }
+func packLotKey(gtin, lot, s string) (string, error) { return key(objPackByLot, gtin, lot, s) }
+
+func load[T any](t *txn, k string, err error) (*T, error) {
+	if err != nil {
+		return nil, trace.Invalid("", "%v", err)
+	}
+	var v T
+	found, err := t.get(k, &v)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (t *txn) product(gtin string) (*trace.Product, error) {
+	k, err := productKey(gtin)
+	return load[trace.Product](t, k, err)
+}
+
+func (t *txn) lot(gtin, lot string) (*trace.Lot, error) {
+	k, err := lotKey(gtin, lot)
+	return load[trace.Lot](t, k, err)
+}
+
+func (t *txn) pack(gtin, serial string) (*trace.Pack, error) {
+	k, err := packKey(gtin, serial)
+	return load[trace.Pack](t, k, err)
+}
+
+func (t *txn) shipment(id string) (*trace.Shipment, error) {
+	k, err := shipmentKey(id)
+	return load[trace.Shipment](t, k, err)
+}
+
+func (t *txn) aggregation(sscc string) (*trace.Aggregation, error) {
+	k, err := ssccKey(sscc)
+	return load[trace.Aggregation](t, k, err)
+}
+
+func (t *txn) anomaly(id string) (*trace.Anomaly, error) {
+	k, err := anomalyKey(id)
+	return load[trace.Anomaly](t, k, err)
+}
+
+// packs reads many packs with one GetMultipleStates; absent packs are nil.
+func (t *txn) packs(refs []trace.PackRef) ([]*trace.Pack, error) {
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		k, err := packKey(r.GTIN, r.Serial)
+		if err != nil {
+			return nil, trace.Invalid("packs", "%v", err)
+		}
+		keys[i] = k
+	}
+	if err := t.prefetch(keys); err != nil {
+		return nil, err
+	}
+	out := make([]*trace.Pack, len(refs))
+	for i, k := range keys {
+		p, err := load[trace.Pack](t, k, nil)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// lotOf returns the lot of an existing pack; a missing lot is a corrupt
+// ledger, not a business case.
+func (t *txn) lotOf(p *trace.Pack) (*trace.Lot, error) {
+	l, err := t.lot(p.GTIN, p.Lot)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		return nil, fmt.Errorf("ledger: lot %s/%s of pack %s is missing", p.GTIN, p.Lot, p.Serial)
+	}
+	return l, nil
+}
+
+func (t *txn) saveProduct(p trace.Product) error {
+	k, err := productKey(p.GTIN)
+	if err != nil {
+		return err
+	}
+	return t.put(k, p, true)
+}
+
+func (t *txn) saveLot(l trace.Lot) error {
+	k, err := lotKey(l.GTIN, l.Lot)
+	if err != nil {
+		return err
+	}
+	return t.put(k, l, true)
+}
+
+func (t *txn) savePack(p trace.Pack) error {
+	k, err := packKey(p.GTIN, p.Serial)
+	if err != nil {
+		return err
+	}
+	return t.put(k, p, true)
+}
+
+func (t *txn) saveShipment(s trace.Shipment) error {
+	k, err := shipmentKey(s.ID)
+	if err != nil {
+		return err
+	}
+	return t.put(k, s, true)
+}
+
+func (t *txn) saveAggregation(a trace.Aggregation) error {
+	k, err := ssccKey(a.SSCC)
+	if err != nil {
+		return err
+	}
+	return t.put(k, a, true)
+}
+
+// saveAnomaly writes an anomaly and maintains its status and organisation
+// indexes (prev: the version before this transaction, nil for a new one).
+func (t *txn) saveAnomaly(a trace.Anomaly, prev *trace.Anomaly) error {
+	k, err := anomalyKey(a.ID)
+	if err != nil {
+		return err
+	}
+	if err := t.put(k, a, true); err != nil {
+		return err
+	}
+	if prev != nil && prev.Status != a.Status {
+		old, err := key(objAnomalyStatus, string(prev.Status), a.ID)
+		if err != nil {
+			return err
+		}
+		t.del(old)
+	}
+	if prev == nil || prev.Status != a.Status {
+		k, err := key(objAnomalyStatus, string(a.Status), a.ID)
+		if err != nil {
+			return err
+		}
+		t.putRaw(k, indexValue)
+	}
+	if prev == nil {
+		k, err := key(objAnomalyOrg, a.ReportedBy.MSP, a.ID)
+		if err != nil {
+			return err
+		}
+		t.putRaw(k, indexValue)
+	}
+	return nil
+}
+
+// record turns findings into new anomalies (IDs from the transaction ID and
+// a running index).
+func (t *txn) record(fs []trace.Finding) error {
+	for _, f := range fs {
+		id := trace.AnomalyID(t.txID, t.now, len(t.anomalies))
+		a := trace.NewAnomaly(f, id, t.name, t.txID, t.actor, t.now)
+		if err := t.saveAnomaly(a, nil); err != nil {
+			return err
+		}
+		t.anomalies = append(t.anomalies, a)
+	}
+	return nil
+}
+
+// statusOf is the verification view of a pack.
+func (t *txn) statusOf(p *trace.Pack, l *trace.Lot) *trace.PackStatus {
+	return &trace.PackStatus{
+		GTIN: p.GTIN, Serial: p.Serial, Lot: p.Lot, Expiry: p.Expiry, State: p.State, Reason: p.Reason,
+		LotStatus: l.Status, Expired: trace.Expired(p.Expiry, t.now), StateChangedAt: p.StateChangedAt,
+	}
+}

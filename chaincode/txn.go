@@ -1,0 +1,333 @@
+package chaincode
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// txn is the state of one transaction or query: the caller, the time, the
+// records read and written (writes are buffered and flushed at the end, so
+// the code sees its own writes, which the peer's GetState does not), and the
+// records that go into the event.
+type txn struct {
+	c     *Contract
+	stub  shim.ChaincodeStubInterface
+	name  string
+	actor trace.Actor
+	gcps  []string
+	now   time.Time
+	txID  string
+	reqID string
+
+	reads      map[string][]byte // committed values read (nil: absent)
+	pending    map[string][]byte // buffered writes (nil: delete)
+	writeOrder []string
+
+	changed   []changedRecord
+	changedAt map[string]int
+	anomalies []trace.Anomaly
+	event     trace.Event
+}
+
+type changedRecord struct {
+	key   string
+	value any // trace.Product, trace.Lot, trace.Pack, ...
+}
+
+// begin identifies the caller and reads the transaction's ID and timestamp.
+func (c *Contract) begin(ctx TxCtx, name string) (*txn, error) {
+	actor, gcps, err := c.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stub := ctx.GetStub()
+	ts, err := stub.GetTxTimestamp()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: transaction timestamp: %w", err)
+	}
+	if ts == nil {
+		return nil, errors.New("ledger: transaction has no timestamp")
+	}
+	return &txn{
+		c: c, stub: stub, name: name, actor: actor, gcps: gcps,
+		now: ts.AsTime().UTC(), txID: stub.GetTxID(),
+		reads: map[string][]byte{}, pending: map[string][]byte{}, changedAt: map[string]int{},
+	}, nil
+}
+
+// decode parses arg strictly (unknown fields and trailing data rejected) and
+// validates it.
+func decode(arg string, req trace.Request) error {
+	if strings.TrimSpace(arg) == "" {
+		return trace.Invalid("", "the argument is empty (want a JSON object)")
+	}
+	dec := json.NewDecoder(strings.NewReader(arg))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(req); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return trace.Invalid(jsonPath(te.Field), "must be %s, not %s", te.Type, te.Value)
+		}
+		return trace.Invalid("", "%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return trace.Invalid("", "unexpected data after the JSON object")
+	}
+	return req.Validate()
+}
+
+// jsonPath drops the Go names of embedded structs (RequestHeader, Scan)
+// from an UnmarshalTypeError field path: JSON names are lowerCamelCase.
+func jsonPath(p string) string {
+	parts := strings.Split(p, ".")
+	out := parts[:0]
+	for _, s := range parts {
+		if s != "" && !(s[0] >= 'A' && s[0] <= 'Z') {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ".")
+}
+
+// requiredRight is the right a request needs.
+func requiredRight(name string, req trace.Request) trace.Right {
+	if d, ok := req.(*trace.DecommissionRequest); ok {
+		return trace.DecommissionRight(d.Reason)
+	}
+	return trace.TransactionRights[name]
+}
+
+// submit runs a write transaction: decode → authorize → idempotency check →
+// run (load, apply the trace state machine) → save the records, the request
+// record and exactly one event. Errors (invalid request, access denied, not
+// found, conflict) fail endorsement and write nothing; business refusals are
+// committed outcomes.
+func submit[R trace.WriteRequest](c *Contract, ctx TxCtx, name, arg string, req R, run func(*txn, R) (trace.Result, error)) (string, error) {
+	if err := decode(arg, req); err != nil {
+		return "", err
+	}
+	t, err := c.begin(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if err := authorize(t.actor, name, requiredRight(name, req)); err != nil {
+		return "", err
+	}
+	t.reqID = req.ID()
+	canonical, err := json.Marshal(req)
+	if err != nil {
+		return "", fmt.Errorf("encode request: %w", err)
+	}
+	sum := sha256.Sum256(append([]byte(name+"\n"), canonical...))
+	hash := hex.EncodeToString(sum[:])
+	reqKey, err := key(objRequest, t.actor.MSP, t.reqID)
+	if err != nil {
+		return "", trace.Invalid("requestId", "%v", err)
+	}
+	var prev trace.RequestRecord
+	found, err := t.get(reqKey, &prev)
+	if err != nil {
+		return "", err
+	}
+	if found {
+		if prev.SHA256 != hash {
+			return "", trace.Conflict("request ID %q was already used by %s (transaction %s) with a different payload", t.reqID, prev.Transaction, prev.TxID)
+		}
+		return prev.Result, nil // the original outcome; nothing written, no event
+	}
+	res, err := run(t, req)
+	if err != nil {
+		return "", err
+	}
+	out := res.Out()
+	if out.Status == "" {
+		out.Status = trace.StatusOK
+	}
+	out.TxID = t.txID
+	for _, a := range t.anomalies {
+		out.Anomalies = append(out.Anomalies, a.ID)
+	}
+	resultJSON, err := json.Marshal(res)
+	if err != nil {
+		return "", fmt.Errorf("encode result: %w", err)
+	}
+	if err := t.put(reqKey, trace.RequestRecord{
+		RequestID: t.reqID, Transaction: name, SHA256: hash, TxID: t.txID, At: t.now, Actor: t.actor, Result: string(resultJSON),
+	}, false); err != nil {
+		return "", err
+	}
+	if err := t.commit(*out); err != nil {
+		return "", err
+	}
+	return string(resultJSON), nil
+}
+
+// query runs a read-only query: decode → authorize → run → encode.
+func query[R trace.Request](c *Contract, ctx TxCtx, name, arg string, req R, run func(*txn, R) (any, error)) (string, error) {
+	if err := decode(arg, req); err != nil {
+		return "", err
+	}
+	t, err := c.begin(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if err := authorize(t.actor, name, requiredRight(name, req)); err != nil {
+		return "", err
+	}
+	res, err := run(t, req)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return "", fmt.Errorf("encode result: %w", err)
+	}
+	return string(b), nil
+}
+
+// get reads a JSON record: this transaction's own write if any, else the
+// committed value (read once per transaction).
+func (t *txn) get(k string, v any) (bool, error) {
+	b, err := t.raw(k)
+	if err != nil || b == nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("ledger: decode %q: %w", printable(k), err)
+	}
+	return true, nil
+}
+
+func (t *txn) raw(k string) ([]byte, error) {
+	if v, ok := t.pending[k]; ok {
+		return v, nil
+	}
+	if v, ok := t.reads[k]; ok {
+		return v, nil
+	}
+	b, err := t.stub.GetState(k)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: get %q: %w", printable(k), err)
+	}
+	t.reads[k] = b
+	return b, nil
+}
+
+// prefetch reads keys not yet known in one GetMultipleStates call.
+func (t *txn) prefetch(keys []string) error {
+	var missing []string
+	for _, k := range keys {
+		_, p := t.pending[k]
+		_, r := t.reads[k]
+		if !p && !r {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	vals, err := t.stub.GetMultipleStates(missing...)
+	if err != nil {
+		return fmt.Errorf("ledger: get %d keys: %w", len(missing), err)
+	}
+	if len(vals) != len(missing) {
+		return fmt.Errorf("ledger: got %d values for %d keys", len(vals), len(missing))
+	}
+	for i, k := range missing {
+		t.reads[k] = vals[i]
+	}
+	return nil
+}
+
+// put buffers a record write; inEvent adds the record's new version to the
+// transaction's event.
+func (t *txn) put(k string, v any, inEvent bool) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", printable(k), err)
+	}
+	t.putRaw(k, b)
+	if inEvent {
+		if i, ok := t.changedAt[k]; ok {
+			t.changed[i].value = v
+		} else {
+			t.changedAt[k] = len(t.changed)
+			t.changed = append(t.changed, changedRecord{key: k, value: v})
+		}
+	}
+	return nil
+}
+
+func (t *txn) putRaw(k string, b []byte) {
+	if _, ok := t.pending[k]; !ok {
+		t.writeOrder = append(t.writeOrder, k)
+	}
+	t.pending[k] = b
+}
+
+func (t *txn) del(k string) {
+	if _, ok := t.pending[k]; !ok {
+		t.writeOrder = append(t.writeOrder, k)
+	}
+	t.pending[k] = nil
+}
+
+// commit writes the buffered records and emits the transaction's single event.
+func (t *txn) commit(out trace.Outcome) error {
+	ev := t.event
+	ev.Type, ev.TxID, ev.Timestamp, ev.RequestID, ev.Actor, ev.Outcome = t.name, t.txID, t.now, t.reqID, t.actor, out
+	for _, r := range t.changed {
+		switch v := r.value.(type) {
+		case trace.Product:
+			ev.Products = append(ev.Products, v)
+		case trace.Lot:
+			ev.Lots = append(ev.Lots, v)
+		case trace.Pack:
+			ev.Packs = append(ev.Packs, v)
+		case trace.Aggregation:
+			ev.Aggregations = append(ev.Aggregations, v)
+		case trace.Shipment:
+			ev.Shipments = append(ev.Shipments, v)
+		case trace.Anomaly:
+			ev.Anomalies = append(ev.Anomalies, v)
+		default:
+			return fmt.Errorf("event: unexpected record type %T", v)
+		}
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	t.stub.StartWriteBatch()
+	for _, k := range t.writeOrder {
+		v := t.pending[k]
+		if v == nil {
+			err = t.stub.DelState(k)
+		} else {
+			err = t.stub.PutState(k, v)
+		}
+		if err != nil {
+			return fmt.Errorf("ledger: write %q: %w", printable(k), err)
+		}
+	}
+	if err := t.stub.FinishWriteBatch(); err != nil {
+		return fmt.Errorf("ledger: write batch: %w", err)
+	}
+	if err := t.stub.SetEvent(t.name, payload); err != nil {
+		return fmt.Errorf("ledger: set event: %w", err)
+	}
+	return nil
+}
+
+// printable renders a composite key for messages (\x00 → ~).
+func printable(k string) string { return strings.Trim(strings.ReplaceAll(k, "\x00", "~"), "~") }
