@@ -30,35 +30,47 @@ type proc struct {
 // readPID returns the PID recorded for node if that process is alive and is
 // still the program fabnet started (guards against PID reuse).
 func readPID(n netspec.Node) (int, bool) {
+	pid, ok, _ := readPIDStale(n)
+	return pid, ok
+}
+
+// readPIDStale is readPID that also reports whether the running process's
+// binary has since been replaced on disk (rebuilt), so it should restart.
+func readPIDStale(n netspec.Node) (pid int, ok, stale bool) {
 	b, err := os.ReadFile(n.PIDFile)
 	if err != nil {
-		return 0, false
+		return 0, false, false
 	}
 	fields := strings.Fields(string(b))
 	if len(fields) < 2 {
-		return 0, false
+		return 0, false, false
 	}
-	pid, err := strconv.Atoi(fields[0])
+	pid, err = strconv.Atoi(fields[0])
 	if err != nil || pid <= 0 {
-		return 0, false
+		return 0, false, false
 	}
 	if syscall.Kill(pid, 0) != nil {
-		return 0, false
+		return 0, false, false
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil || strings.TrimSuffix(exe, " (deleted)") != fields[1] {
-		return 0, false
+		return 0, false, false
 	}
-	return pid, true
+	return pid, true, strings.HasSuffix(exe, " (deleted)")
 }
 
 // start launches p detached (own process group, output to its log file)
 // unless it already runs, then waits until it is ready. On failure the error
 // names the process and carries the tail of its log.
 func start(ctx context.Context, p proc) error {
-	if pid, ok := readPID(p.node); ok {
+	if pid, ok, stale := readPIDStale(p.node); ok && !stale {
 		log.Debug("already running", "node", p.node.Name, "pid", pid)
 		return waitReady(ctx, p, nil)
+	} else if stale {
+		log.Info("binary rebuilt, restarting", "node", p.node.Name, "pid", pid)
+		if _, err := stop(p.node, 10*time.Second, false); err != nil {
+			return err
+		}
 	}
 	for _, d := range []string{filepath.Dir(p.node.PIDFile), filepath.Dir(p.node.LogFile), p.node.DataDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

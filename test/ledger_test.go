@@ -1,0 +1,223 @@
+//go:build integration
+
+package test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
+	"github.com/pharmatrace/pharmatrace/test/testnet"
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// actor is a CA-enrolled user of the demo network calling the PharmaTrace
+// contract through its own org's Fabric Gateway, with raw JSON arguments
+// exactly as they travel on the wire.
+type actor struct {
+	name string
+	gw   *client.Gateway
+	c    *client.Contract
+	gln  string
+	msp  string
+}
+
+func newActor(t *testing.T, n *testnet.Network, org, user string) *actor {
+	t.Helper()
+	gw := n.Gateway(t, org, user)
+	id, err := n.User(org, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &actor{name: user, gw: gw, c: gw.GetNetwork(n.Channel).GetContract(n.Chaincode.Name), gln: id.GLN, msp: id.MSPID}
+}
+
+func (a *actor) party() trace.Party { return trace.Party{MSP: a.msp, GLN: a.gln} }
+
+// newRequestID returns a globally unique request ID.
+func newRequestID() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return "it-" + hex.EncodeToString(b)
+}
+
+func header() trace.RequestHeader { return trace.RequestHeader{RequestID: newRequestID()} }
+
+// submitErr submits fn(req) and decodes the result into res.
+func (a *actor) submitErr(fn string, req, res any) error {
+	arg, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	out, err := a.c.SubmitTransaction(fn, string(arg))
+	if err != nil {
+		return fabconn.Describe(err)
+	}
+	return json.Unmarshal(out, res)
+}
+
+func submit[R any](t *testing.T, a *actor, fn string, req any) R {
+	t.Helper()
+	var res R
+	if err := a.submitErr(fn, req, &res); err != nil {
+		t.Fatalf("%s %s: %v", a.name, fn, err)
+	}
+	return res
+}
+
+func evaluate[R any](t *testing.T, a *actor, fn string, req any) R {
+	t.Helper()
+	arg, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.c.EvaluateTransaction(fn, string(arg))
+	if err != nil {
+		t.Fatalf("%s %s: %v", a.name, fn, fabconn.Describe(err))
+	}
+	var res R
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%s %s: decode %s: %v", a.name, fn, out, err)
+	}
+	return res
+}
+
+// submitAt endorses, submits and commits fn(req) with a transaction
+// timestamp of ts instead of now. The contract takes time only from the
+// transaction timestamp, so this is how a real-network test sees a later
+// day without waiting for it.
+func (a *actor) submitAt(t *testing.T, fn string, req any, ts time.Time, res any) {
+	t.Helper()
+	arg, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.c.NewProposal(fn, client.WithArguments(string(arg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := p.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = withTimestamp(raw, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = a.gw.NewProposal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := p.Endorse()
+	if err != nil {
+		t.Fatalf("endorse %s at %s: %v", fn, ts, fabconn.Describe(err))
+	}
+	commit, err := tx.Submit()
+	if err != nil {
+		t.Fatalf("submit %s: %v", fn, err)
+	}
+	st, err := commit.Status()
+	if err != nil || !st.Successful {
+		t.Fatalf("commit %s: %v %v", fn, st, err)
+	}
+	if err := json.Unmarshal(tx.Result(), res); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withTimestamp rewrites the channel-header timestamp of an unsigned
+// serialized proposal (the transaction ID does not depend on it).
+func withTimestamp(raw []byte, ts time.Time) ([]byte, error) {
+	var pt gateway.ProposedTransaction
+	var prop peer.Proposal
+	var hdr common.Header
+	var ch common.ChannelHeader
+	if err := proto.Unmarshal(raw, &pt); err != nil {
+		return nil, err
+	}
+	if err := proto.Unmarshal(pt.GetProposal().GetProposalBytes(), &prop); err != nil {
+		return nil, err
+	}
+	if err := proto.Unmarshal(prop.GetHeader(), &hdr); err != nil {
+		return nil, err
+	}
+	if err := proto.Unmarshal(hdr.GetChannelHeader(), &ch); err != nil {
+		return nil, err
+	}
+	ch.Timestamp = timestamppb.New(ts)
+	var err error
+	if hdr.ChannelHeader, err = proto.Marshal(&ch); err != nil {
+		return nil, err
+	}
+	if prop.Header, err = proto.Marshal(&hdr); err != nil {
+		return nil, err
+	}
+	if pt.Proposal.ProposalBytes, err = proto.Marshal(&prop); err != nil {
+		return nil, err
+	}
+	return proto.Marshal(&pt)
+}
+
+func wantOutcome(t *testing.T, step string, o trace.Outcome, status trace.OutcomeStatus, code trace.Code) {
+	t.Helper()
+	if o.Status != status || o.Code != code {
+		t.Fatalf("%s: outcome %s/%s (%s), want %s/%s", step, o.Status, o.Code, o.Message, status, code)
+	}
+}
+
+// gtin builds a GTIN-14 of company prefix gcp with a valid check digit.
+func gtin(gcp, item string) string { return withCheckDigit("0" + gcp + item) }
+
+// sscc builds an SSCC-18 (extension 0, company prefix gcp) with a valid check digit.
+func sscc(gcp string, ref int) string {
+	return withCheckDigit("0" + gcp + fmt.Sprintf("%0*d", 16-len(gcp), ref))
+}
+
+// withCheckDigit appends the GS1 mod-10 check digit.
+func withCheckDigit(s string) string {
+	sum := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if (len(s)-1-i)%2 == 0 {
+			d *= 3
+		}
+		sum += d
+	}
+	return s + fmt.Sprint((10-sum%10)%10)
+}
+
+// runTag makes this run's identifiers unique on a ledger that outlives it.
+func runTag() string { return fmt.Sprintf("%d", time.Now().UnixNano()%1e9) }
+
+func refs(g string, serials ...string) []trace.PackRef {
+	out := make([]trace.PackRef, len(serials))
+	for i, s := range serials {
+		out[i] = trace.PackRef{GTIN: g, Serial: s}
+	}
+	return out
+}
+
+func errHas(err error, want error, text string) error {
+	if err == nil {
+		return errors.New("no error")
+	}
+	if !errors.Is(trace.Classify(err.Error()), want) || !strings.Contains(err.Error(), text) {
+		return fmt.Errorf("error %q: want %v containing %q", err, want, text)
+	}
+	return nil
+}
