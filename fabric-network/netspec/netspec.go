@@ -224,7 +224,9 @@ func (s *Spec) Validate() error {
 		port(f+".peer.port", o.Peer.Port)
 		port(f+".peer.chaincodePort", o.Peer.ChaincodePort)
 		port(f+".peer.opsPort", o.Peer.OpsPort)
+		port(f+".peer.port+2 (peer pprof)", o.Peer.Port+2)
 		port(f+".chaincodeServerPort", o.ChaincodeServerPort)
+		port(f+".chaincodeServerPort+1 (chaincode pprof)", o.ChaincodeServerPort+1)
 		hasAdmin := false
 		users := map[string]bool{}
 		for j, u := range o.Users {

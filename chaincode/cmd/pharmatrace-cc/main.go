@@ -15,6 +15,8 @@
 //	                            ManufacturerMSP=manufacturer,admin;DistributorMSP=distributor,admin;PharmacyMSP=pharmacist,admin;RegulatorMSP=regulator,admin
 //	                            (that binding is the default when unset)
 //	PHARMATRACE_MAX_COMMISSION  serials per CommissionPacks (default 5000, at most 10000)
+//	CHAINCODE_PPROF_ADDRESS     optional loopback address serving net/http/pprof
+//	                            (CPU profiles under load for `make bench`); off when unset
 package main
 
 import (
@@ -22,9 +24,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 
@@ -60,6 +66,11 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	cc, err := chaincode.New(cfg)
 	if err != nil {
 		return err
+	}
+	if pa := getenv("CHAINCODE_PPROF_ADDRESS"); pa != "" {
+		if err := servePprof(ctx, pa, log); err != nil {
+			return err
+		}
 	}
 	srv := &shim.ChaincodeServer{CCID: id, Address: addr, CC: cc, TLSProps: tlsProps}
 	errc := make(chan error, 1)
@@ -99,4 +110,34 @@ func loadTLS(getenv func(string) string) (shim.TLSProperties, error) {
 		*f.dst = b
 	}
 	return p, nil
+}
+
+// servePprof serves the runtime profiles on a loopback address only.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("CHAINCODE_PPROF_ADDRESS: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("CHAINCODE_PPROF_ADDRESS: %q is not a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("CHAINCODE_PPROF_ADDRESS: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("pprof server", "err", err)
+		}
+	}()
+	log.Info("pprof listening", "addr", addr)
+	return nil
 }

@@ -64,7 +64,7 @@ func (n *network) ordererProc(node netspec.Node) proc {
 	host, port, _ := strings.Cut(node.Address, ":")
 	env := []string{
 		"FABRIC_CFG_PATH=" + n.cfgDir(),
-		"FABRIC_LOGGING_SPEC=info",
+		"FABRIC_LOGGING_SPEC=info:orderer.common.broadcast=warning:comm.grpc.server=warning",
 		"ORDERER_GENERAL_LISTENADDRESS=" + host,
 		"ORDERER_GENERAL_LISTENPORT=" + port,
 		"ORDERER_GENERAL_LOCALMSPID=" + n.l.OrdererOrg.MSPID,
@@ -110,7 +110,9 @@ func (n *network) peerProc(o *netspec.Org) proc {
 	id := n.l.IdentityFiles(o.Key(), o.MSPID, o.Peer.Name)
 	env := []string{
 		"FABRIC_CFG_PATH=" + n.cfgDir(),
-		"FABRIC_LOGGING_SPEC=info:gossip=warning:msp=warning",
+		// Block commits stay at info; per-call and per-endorsement lines
+		// cost CPU under load and say nothing the metrics do not.
+		"FABRIC_LOGGING_SPEC=info:gossip=warning:msp=warning:comm.grpc.server=warning:endorser=warning:committer.txvalidator=warning:gateway=warning",
 		"CORE_PEER_ID=" + node.Name,
 		"CORE_PEER_ADDRESS=" + node.Address,
 		"CORE_PEER_LISTENADDRESS=" + node.Address,
@@ -133,9 +135,17 @@ func (n *network) peerProc(o *netspec.Org) proc {
 		"CORE_OPERATIONS_TLS_CLIENTAUTHREQUIRED=false",
 		"CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES=" + n.l.CACert(o.Key()),
 		"CORE_METRICS_PROVIDER=prometheus",
+		// Go profiles (loopback) for explaining `make bench` figures.
+		"CORE_PEER_PROFILE_ENABLED=true",
+		"CORE_PEER_PROFILE_LISTENADDRESS=" + n.l.Addr(o.Peer.Port+2),
 	}
 	return proc{node: node, bin: n.bin("peer"), args: []string{"node", "start"}, env: env,
-		ready: func(ctx context.Context) error { return n.opsHealthy(ctx, node) }}
+		ready: func(ctx context.Context) error {
+			if err := n.opsHealthy(ctx, node); err != nil {
+				return err
+			}
+			return dialable(ctx, node.Address)
+		}}
 }
 
 // ccProc runs the org's PharmaTrace chaincode-as-a-service process, with
@@ -151,6 +161,7 @@ func (n *network) ccProc(o *netspec.Org, packageID string) proc {
 		"CHAINCODE_TLS_KEY=" + id.TLSKeyFile,
 		"CHAINCODE_TLS_CLIENT_CA=" + n.l.CACert(o.Key()),
 		"PHARMATRACE_ORG_ROLES=" + n.l.OrgRoles(),
+		"CHAINCODE_PPROF_ADDRESS=" + n.l.Addr(o.ChaincodeServerPort+1),
 	}}
 }
 
