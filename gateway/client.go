@@ -1,0 +1,365 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// Client is a connection to the ledger through a pool of peer gateway
+// endpoints. It is safe for concurrent use. Create it with Dial; Close it
+// when done.
+type Client struct {
+	channel   string
+	chaincode string
+	orgs      []string
+	timeouts  Timeouts
+	policy    RetryPolicy
+
+	pool    *pool
+	log     *slog.Logger
+	metrics *Metrics
+	lookup  RequestLookup
+	clock   clock
+	randN   func(int64) int64
+
+	// latestBlock is the highest block number this client has seen
+	// committed (commit statuses, event stream, height probes).
+	latestBlock atomic.Uint64
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// RequestLookup tells whether the request with this ID (submitted as
+// chaincode function fn) is on the ledger and, if so, returns its stored
+// outcome: the JSON result the original transaction returned. The client
+// calls it after a failure that leaves the outcome of a submit unknown,
+// before running the request again. It must answer from the ledger and
+// report "not there" as found == false with a nil error. An error makes the
+// client run the request again (safe: the chaincode de-duplicates).
+type RequestLookup func(ctx context.Context, fn, requestID string) (found bool, result []byte, err error)
+
+// Option configures Dial.
+type Option func(*options)
+
+type options struct {
+	log         *slog.Logger
+	metrics     *Metrics
+	lookup      RequestLookup
+	getRequest  bool
+	id          identity.Identity
+	sign        identity.Sign
+	clock       clock
+	randN       func(int64) int64
+	newEndpoint func(ctx context.Context, cfg *Config, ep Endpoint, s *signer, log *slog.Logger) (endpoint, error)
+}
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithMetrics sets the Prometheus collectors to record into (default: none).
+func WithMetrics(m *Metrics) Option { return func(o *options) { o.metrics = m } }
+
+// WithRequestLookup sets the lookup consulted after an ambiguous submit
+// failure. Without one, the client re-runs the request (safe: the chaincode
+// de-duplicates by request ID and returns the original outcome, at the cost
+// of one more transaction).
+func WithRequestLookup(l RequestLookup) Option { return func(o *options) { o.lookup = l } }
+
+// WithGetRequestLookup sets the RequestLookup to the PharmaTrace
+// chaincode's GetRequest query (trace.RequestQuery → trace.GetRequestResult),
+// evaluated through this client with its retries and failover. A record of
+// the request ID under another transaction is reported as an error (the
+// re-run then fails with the chaincode's conflict).
+func WithGetRequestLookup() Option { return func(o *options) { o.getRequest = true } }
+
+// WithIdentity sets the signing identity directly (for example one whose
+// key lives in an HSM), instead of Config.Identity, which is then ignored.
+func WithIdentity(id identity.Identity, sign identity.Sign) Option {
+	return func(o *options) { o.id, o.sign = id, sign }
+}
+
+// CallOption configures one Submit or Evaluate.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	orgs        []string
+	orgsSet     bool
+	receipt     *Receipt
+	maxAttempts int
+}
+
+// WithEndorsingOrgs sets the organizations that must endorse this call (for
+// Submit) or that may answer it (for Evaluate), overriding
+// Config.EndorsingOrgs.
+func WithEndorsingOrgs(mspIDs ...string) CallOption {
+	return func(c *callOptions) { c.orgs, c.orgsSet = mspIDs, true }
+}
+
+// WithReceipt makes Submit fill r with what happened.
+func WithReceipt(r *Receipt) CallOption { return func(c *callOptions) { c.receipt = r } }
+
+// WithMaxAttempts overrides RetryPolicy.MaxAttempts for this call.
+func WithMaxAttempts(n int) CallOption { return func(c *callOptions) { c.maxAttempts = n } }
+
+// Receipt describes how a Submit ended.
+type Receipt struct {
+	// TxID and Block identify the committed transaction whose result was
+	// returned; both are empty when the result came from the request lookup.
+	TxID  string
+	Block uint64
+	// Endorsements is the number of endorsement attempts (each a new
+	// transaction proposal) made for the request.
+	Endorsements int
+	// FromLookup is true when the result is the stored outcome returned by
+	// the request lookup (the request had committed in an earlier attempt).
+	FromLookup bool
+	// Endpoint is the address of the endpoint that confirmed the outcome.
+	Endpoint string
+}
+
+func newClient(cfg *Config, eps []endpoint, o *options) *Client {
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if o.clock == nil {
+		o.clock = realClock{}
+	}
+	if o.randN == nil {
+		o.randN = defaultRandN
+	}
+	c := &Client{
+		channel:   cfg.Channel,
+		chaincode: cfg.Chaincode,
+		orgs:      cfg.EndorsingOrgs,
+		timeouts:  cfg.Timeouts.withDefaults(),
+		policy:    cfg.Retry.withDefaults(),
+		log:       o.log.With("channel", cfg.Channel, "chaincode", cfg.Chaincode),
+		metrics:   o.metrics,
+		lookup:    o.lookup,
+		clock:     o.clock,
+		randN:     o.randN,
+	}
+	c.pool = newPool(eps, c.log, o.metrics)
+	if c.lookup == nil && o.getRequest {
+		c.lookup = c.getRequestLookup
+	}
+	return c
+}
+
+// getRequestLookup is the RequestLookup of WithGetRequestLookup.
+func (c *Client) getRequestLookup(ctx context.Context, fn, requestID string) (bool, []byte, error) {
+	arg, err := json.Marshal(trace.RequestQuery{RequestID: requestID})
+	if err != nil {
+		return false, nil, err
+	}
+	raw, err := c.evaluate(ctx, trace.TxGetRequest, arg, c.callOptions(nil))
+	if err != nil {
+		return false, nil, err
+	}
+	var res trace.GetRequestResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return false, nil, fmt.Errorf("decode %s result: %w", trace.TxGetRequest, err)
+	}
+	if !res.Found || res.Request == nil {
+		return false, nil, nil
+	}
+	if res.Request.Transaction != fn {
+		return false, nil, fmt.Errorf("request ID %q is recorded for %s, not %s", requestID, res.Request.Transaction, fn)
+	}
+	return true, []byte(res.Request.Result), nil
+}
+
+// Close closes every endpoint connection. It does not wait for calls in
+// flight; their contexts should be cancelled first.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.pool.close() })
+	return c.closeErr
+}
+
+// Channel returns the channel name.
+func (c *Client) Channel() string { return c.channel }
+
+// Chaincode returns the chaincode name.
+func (c *Client) Chaincode() string { return c.chaincode }
+
+func (c *Client) callOptions(opts []CallOption) *callOptions {
+	co := &callOptions{}
+	for _, o := range opts {
+		o(co)
+	}
+	if !co.orgsSet {
+		co.orgs = c.orgs
+	}
+	return co
+}
+
+func (c *Client) policyFor(co *callOptions) RetryPolicy {
+	p := c.policy
+	if co.maxAttempts > 0 {
+		p.MaxAttempts = co.maxAttempts
+	}
+	return p
+}
+
+// Submit runs the chaincode transaction fn with req, JSON-encoded, as its
+// one argument, waits for it to commit and decodes its JSON result into
+// result (unless result is nil). requestID must be the client-chosen request
+// ID carried in req: the chaincode de-duplicates on it, which is what makes
+// retries safe. A business refusal is a successful result.
+func (c *Client) Submit(ctx context.Context, fn, requestID string, req, result any, opts ...CallOption) error {
+	start := c.clock.Now()
+	raw, err := c.submitJSON(ctx, fn, requestID, req, opts)
+	if err == nil && result != nil {
+		err = decodeResult(fn, raw, result)
+	}
+	c.metrics.observeSubmit(fn, outcomeOf(raw, err), c.clock.Now().Sub(start))
+	return err
+}
+
+// SubmitAs is Submit returning the decoded result.
+func SubmitAs[R any](ctx context.Context, c *Client, fn, requestID string, req any, opts ...CallOption) (R, error) {
+	var r R
+	err := c.Submit(ctx, fn, requestID, req, &r, opts...)
+	return r, err
+}
+
+// SubmitRaw is Submit with an already encoded argument and the raw result.
+func (c *Client) SubmitRaw(ctx context.Context, fn, requestID string, arg []byte, opts ...CallOption) ([]byte, error) {
+	start := c.clock.Now()
+	raw, err := c.submitRaw(ctx, fn, requestID, arg, opts)
+	c.metrics.observeSubmit(fn, outcomeOf(raw, err), c.clock.Now().Sub(start))
+	return raw, err
+}
+
+func (c *Client) submitJSON(ctx context.Context, fn, requestID string, req any, opts []CallOption) ([]byte, error) {
+	arg, err := json.Marshal(req)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, RequestID: requestID, Err: err}
+	}
+	return c.submitRaw(ctx, fn, requestID, arg, opts)
+}
+
+func (c *Client) submitRaw(ctx context.Context, fn, requestID string, arg []byte, opts []CallOption) ([]byte, error) {
+	if requestID == "" {
+		return nil, &Error{Kind: KindInvalid, Op: "submit", Fn: fn, Msg: "empty request ID"}
+	}
+	co := c.callOptions(opts)
+	raw, rc, err := c.submit(ctx, fn, requestID, arg, co)
+	if co.receipt != nil {
+		*co.receipt = rc
+	}
+	return raw, err
+}
+
+// Evaluate runs the chaincode query fn with req, JSON-encoded, as its one
+// argument on one peer (nothing is written) and decodes its JSON result into
+// result (unless result is nil). Transient failures are retried, on another
+// endpoint when the current one is down.
+func (c *Client) Evaluate(ctx context.Context, fn string, req, result any, opts ...CallOption) error {
+	start := c.clock.Now()
+	raw, err := c.evaluateJSON(ctx, fn, req, opts)
+	if err == nil && result != nil {
+		err = decodeResult(fn, raw, result)
+	}
+	c.metrics.observeEvaluate(fn, outcomeOf(raw, err), c.clock.Now().Sub(start))
+	return err
+}
+
+// EvaluateAs is Evaluate returning the decoded result.
+func EvaluateAs[R any](ctx context.Context, c *Client, fn string, req any, opts ...CallOption) (R, error) {
+	var r R
+	err := c.Evaluate(ctx, fn, req, &r, opts...)
+	return r, err
+}
+
+// EvaluateRaw is Evaluate with an already encoded argument and the raw
+// result.
+func (c *Client) EvaluateRaw(ctx context.Context, fn string, arg []byte, opts ...CallOption) ([]byte, error) {
+	start := c.clock.Now()
+	raw, err := c.evaluate(ctx, fn, arg, c.callOptions(opts))
+	c.metrics.observeEvaluate(fn, outcomeOf(raw, err), c.clock.Now().Sub(start))
+	return raw, err
+}
+
+func (c *Client) evaluateJSON(ctx context.Context, fn string, req any, opts []CallOption) ([]byte, error) {
+	arg, err := json.Marshal(req)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, Err: err}
+	}
+	return c.evaluate(ctx, fn, arg, c.callOptions(opts))
+}
+
+func decodeResult(fn string, raw []byte, result any) error {
+	if err := json.Unmarshal(raw, result); err != nil {
+		return &Error{Kind: KindInternal, Op: "decode", Fn: fn, Msg: "undecodable result", Err: err}
+	}
+	return nil
+}
+
+// outcomeOf is the metrics outcome label of a call: the error Kind, or
+// "refused" when the result is a business refusal (a trace.Outcome with
+// status "refused", under "outcome" as the trace result types carry it, or
+// at the top level), or "ok".
+func outcomeOf(raw []byte, err error) string {
+	if err != nil {
+		k, _ := KindOf(err)
+		return k.String()
+	}
+	if bytes.Contains(raw, []byte(trace.StatusRefused)) {
+		var r struct {
+			Status  trace.OutcomeStatus `json:"status"`
+			Outcome *trace.Outcome      `json:"outcome"`
+		}
+		if json.Unmarshal(raw, &r) == nil && (r.Status == trace.StatusRefused || r.Outcome != nil && r.Outcome.Status == trace.StatusRefused) {
+			return "refused"
+		}
+	}
+	return "ok"
+}
+
+// observeBlock records a block number seen committed.
+func (c *Client) observeBlock(b uint64) {
+	for {
+		cur := c.latestBlock.Load()
+		if b <= cur || c.latestBlock.CompareAndSwap(cur, b) {
+			return
+		}
+	}
+}
+
+// callCtx bounds one remote call by d within ctx.
+func callCtx(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+// ctxError wraps the end of the caller's context into an *Error of kind
+// (unavailable, or unknown outcome when the request may have been applied),
+// keeping both the context error and the last failure as causes.
+func ctxError(ctx context.Context, kind Kind, op, fn, requestID, txID string, last error) *Error {
+	var cause error = ctx.Err()
+	if last != nil {
+		cause = fmt.Errorf("%w (last failure: %w)", ctx.Err(), last)
+	}
+	return &Error{Kind: kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: codeOfCtx(ctx), Msg: "context ended before the call completed", Err: cause}
+}
+
+func codeOfCtx(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "DeadlineExceeded"
+	}
+	return "Canceled"
+}
+
+var _ io.Closer = (*Client)(nil)

@@ -1,0 +1,282 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrInvalidConfig is matched (errors.Is) by every *ConfigError.
+var ErrInvalidConfig = errors.New("gateway: invalid config")
+
+// ConfigError names the Config field that is wrong.
+type ConfigError struct {
+	Field   string // e.g. "Endpoints[1].TLSRootCertFile"
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("gateway: invalid config: %s: %s", e.Field, e.Problem)
+}
+
+// Is makes errors.Is(err, ErrInvalidConfig) true.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Config describes how to reach the ledger. The zero values of Timeouts,
+// Retry and ReconnectMaxDelay mean the defaults (see DefaultTimeouts,
+// DefaultRetryPolicy).
+type Config struct {
+	// Endpoints are peer gateway endpoints, possibly of several
+	// organizations, in order of preference. At least one.
+	Endpoints []Endpoint
+	// Identity is the client identity that signs proposals.
+	Identity Identity
+	// Channel and Chaincode name the ledger and the contract.
+	Channel   string
+	Chaincode string
+	// EndorsingOrgs, when set, is passed to every submit as
+	// client.WithEndorsingOrganizations (a call may override it).
+	EndorsingOrgs []string
+
+	Timeouts Timeouts
+	Retry    RetryPolicy
+	// ReconnectMaxDelay caps gRPC's reconnect backoff, so that a restarted
+	// peer is used again soon. Default 1s.
+	ReconnectMaxDelay time.Duration
+	// DialTimeout bounds the initial connection attempt of each endpoint
+	// (Dial does not fail when a peer is down, it only logs). Default 3s.
+	DialTimeout time.Duration
+	// KeepaliveTime is the gRPC client keepalive ping interval. It must not
+	// be below the peers' keepalive minInterval (Fabric's default is 60s,
+	// pinging more often gets the connection closed). Default 60s.
+	KeepaliveTime time.Duration
+	// KeepaliveTimeout is how long a keepalive ping may go unanswered before
+	// the connection is considered dead. Default 20s.
+	KeepaliveTimeout time.Duration
+}
+
+// Endpoint is one peer's gateway service.
+type Endpoint struct {
+	// Address is host:port of the peer.
+	Address string
+	// TLSRootCertFile is the PEM file of the CA that signed the peer's TLS
+	// certificate.
+	TLSRootCertFile string
+	// ServerNameOverride, when set, is the name checked against the peer's
+	// TLS certificate instead of the host part of Address.
+	ServerNameOverride string
+	// TLSClientCertFile and TLSClientKeyFile, both or neither, enable
+	// mutual TLS.
+	TLSClientCertFile string
+	TLSClientKeyFile  string
+}
+
+// Identity is the client's Fabric identity: exactly one of
+// CertFile+KeyFile, MSPDir or Enroll.
+type Identity struct {
+	// MSPID is the membership service provider ID of the identity's org.
+	MSPID string
+	// CertFile and KeyFile are PEM files: the X.509 enrollment certificate
+	// and its private key (PKCS#8, SEC 1 EC or PKCS#1).
+	CertFile string
+	KeyFile  string
+	// MSPDir is an MSP directory as written by a Fabric CA enrollment:
+	// signcerts/*.pem and keystore/*.
+	MSPDir string
+	// Enroll, when set, enrolls against the organization's Fabric CA.
+	Enroll *Enrollment
+}
+
+// Enrollment enrolls an identity against a Fabric CA when only its
+// enrollment secret is known.
+type Enrollment struct {
+	// URL of the CA, e.g. https://ca.org1.example.com:7054.
+	URL string
+	// CAName selects a CA of a multi-CA server; empty for the default.
+	CAName string
+	// TLSRootCertFile is the PEM file of the CA that signed the CA server's
+	// TLS certificate.
+	TLSRootCertFile string
+	// EnrollmentID and Secret are the registered credentials.
+	EnrollmentID string
+	Secret       string
+	// Attributes are the attribute names to put in the certificate (for
+	// example "role"); all are required.
+	Attributes []string
+	// MSPDir, when set, is where the enrolled certificate and key are
+	// stored (signcerts/cert.pem, keystore/key.pem) and reused on the next
+	// Dial instead of enrolling again.
+	MSPDir string
+	// Timeout bounds the enrollment HTTP call. Default 10s.
+	Timeout time.Duration
+}
+
+// Timeouts bound each remote call of a request; the caller's context bounds
+// the request as a whole.
+type Timeouts struct {
+	Endorse      time.Duration // default 15s
+	Submit       time.Duration // default 10s
+	CommitStatus time.Duration // one commit-status wait; default 30s
+	Evaluate     time.Duration // default 10s
+	// LookupReserve is kept back from the caller's deadline for the request
+	// lookup after an ambiguous failure (only when a lookup is configured
+	// and the context has a deadline). Default 2s.
+	LookupReserve time.Duration
+}
+
+// DefaultTimeouts returns the defaults used for zero Timeouts fields.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{
+		Endorse:       15 * time.Second,
+		Submit:        10 * time.Second,
+		CommitStatus:  30 * time.Second,
+		Evaluate:      10 * time.Second,
+		LookupReserve: 2 * time.Second,
+	}
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts()
+	if t.Endorse <= 0 {
+		t.Endorse = d.Endorse
+	}
+	if t.Submit <= 0 {
+		t.Submit = d.Submit
+	}
+	if t.CommitStatus <= 0 {
+		t.CommitStatus = d.CommitStatus
+	}
+	if t.Evaluate <= 0 {
+		t.Evaluate = d.Evaluate
+	}
+	if t.LookupReserve <= 0 {
+		t.LookupReserve = d.LookupReserve
+	}
+	return t
+}
+
+// Validate checks c and returns a *ConfigError naming the first bad field.
+func (c *Config) Validate() error {
+	if len(c.Endpoints) == 0 {
+		return &ConfigError{"Endpoints", "at least one endpoint is required"}
+	}
+	seen := map[string]bool{}
+	for i, ep := range c.Endpoints {
+		f := fmt.Sprintf("Endpoints[%d]", i)
+		if err := validateAddress(ep.Address); err != nil {
+			return &ConfigError{f + ".Address", err.Error()}
+		}
+		if seen[ep.Address] {
+			return &ConfigError{f + ".Address", fmt.Sprintf("duplicate endpoint %q", ep.Address)}
+		}
+		seen[ep.Address] = true
+		if ep.TLSRootCertFile == "" {
+			return &ConfigError{f + ".TLSRootCertFile", "required"}
+		}
+		if (ep.TLSClientCertFile == "") != (ep.TLSClientKeyFile == "") {
+			return &ConfigError{f + ".TLSClientCertFile", "TLSClientCertFile and TLSClientKeyFile go together"}
+		}
+	}
+	if err := c.Identity.validate("Identity"); err != nil {
+		return err
+	}
+	if c.Channel == "" {
+		return &ConfigError{"Channel", "required"}
+	}
+	if c.Chaincode == "" {
+		return &ConfigError{"Chaincode", "required"}
+	}
+	for i, org := range c.EndorsingOrgs {
+		if strings.TrimSpace(org) == "" {
+			return &ConfigError{fmt.Sprintf("EndorsingOrgs[%d]", i), "empty MSP ID"}
+		}
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"Timeouts.Endorse", c.Timeouts.Endorse},
+		{"Timeouts.Submit", c.Timeouts.Submit},
+		{"Timeouts.CommitStatus", c.Timeouts.CommitStatus},
+		{"Timeouts.Evaluate", c.Timeouts.Evaluate},
+		{"Timeouts.LookupReserve", c.Timeouts.LookupReserve},
+		{"ReconnectMaxDelay", c.ReconnectMaxDelay},
+		{"DialTimeout", c.DialTimeout},
+		{"KeepaliveTime", c.KeepaliveTime},
+		{"KeepaliveTimeout", c.KeepaliveTimeout},
+	} {
+		if d.v < 0 {
+			return &ConfigError{d.field, "negative duration"}
+		}
+	}
+	if err := c.Retry.validate("Retry"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validateAddress(addr string) error {
+	if addr == "" {
+		return errors.New("required")
+	}
+	i := strings.LastIndex(addr, ":")
+	if i <= 0 || i == len(addr)-1 {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if !isDigits(addr[i+1:]) {
+		return fmt.Errorf("%q has a non-numeric port", addr)
+	}
+	return nil
+}
+
+func (id *Identity) validate(field string) error {
+	if id.MSPID == "" {
+		return &ConfigError{field + ".MSPID", "required"}
+	}
+	forms := 0
+	if id.CertFile != "" || id.KeyFile != "" {
+		forms++
+		if id.CertFile == "" {
+			return &ConfigError{field + ".CertFile", "required with KeyFile"}
+		}
+		if id.KeyFile == "" {
+			return &ConfigError{field + ".KeyFile", "required with CertFile"}
+		}
+	}
+	if id.MSPDir != "" {
+		forms++
+	}
+	if id.Enroll != nil {
+		forms++
+		if err := id.Enroll.validate(field + ".Enroll"); err != nil {
+			return err
+		}
+	}
+	switch forms {
+	case 0:
+		return &ConfigError{field, "one of CertFile+KeyFile, MSPDir or Enroll is required"}
+	case 1:
+		return nil
+	default:
+		return &ConfigError{field, "only one of CertFile+KeyFile, MSPDir or Enroll may be set"}
+	}
+}
+
+func (e *Enrollment) validate(field string) error {
+	switch {
+	case e.URL == "":
+		return &ConfigError{field + ".URL", "required"}
+	case !strings.HasPrefix(e.URL, "https://"):
+		return &ConfigError{field + ".URL", "must be https://"}
+	case e.TLSRootCertFile == "":
+		return &ConfigError{field + ".TLSRootCertFile", "required"}
+	case e.EnrollmentID == "":
+		return &ConfigError{field + ".EnrollmentID", "required"}
+	case e.Secret == "":
+		return &ConfigError{field + ".Secret", "required"}
+	case e.Timeout < 0:
+		return &ConfigError{field + ".Timeout", "negative duration"}
+	}
+	return nil
+}

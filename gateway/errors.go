@@ -1,0 +1,435 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	gwproto "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Sentinel errors. Every error returned by a ledger call is an *Error whose
+// Kind matches exactly one of these through errors.Is (an
+// [ErrUnknownOutcome] error also matches [ErrUnavailable]).
+var (
+	// ErrAccessDenied: the identity may not do this (chaincode
+	// "access denied: ", gRPC PermissionDenied, orderer FORBIDDEN).
+	ErrAccessDenied = errors.New("gateway: access denied")
+	// ErrInvalid: the request is malformed (chaincode "invalid request: ",
+	// gRPC InvalidArgument, orderer BAD_REQUEST).
+	ErrInvalid = errors.New("gateway: invalid request")
+	// ErrNotFound: the thing asked for does not exist (chaincode
+	// "not found: ", gRPC NotFound).
+	ErrNotFound = errors.New("gateway: not found")
+	// ErrConflict: an MVCC or phantom read conflict at commit (retried
+	// before it is returned), or a chaincode "conflict: " refusal of a state
+	// transition (never retried).
+	ErrConflict = errors.New("gateway: conflict")
+	// ErrEndorsementPolicy: the transaction failed validation with
+	// ENDORSEMENT_POLICY_FAILURE.
+	ErrEndorsementPolicy = errors.New("gateway: endorsement policy failure")
+	// ErrUnavailable: no endpoint could serve the call in time; nothing was
+	// applied (or, when the error is also ErrUnknownOutcome, maybe it was).
+	ErrUnavailable = errors.New("gateway: unavailable")
+	// ErrUnknownOutcome: the transaction may or may not be on the ledger
+	// (the context ended, or every endpoint failed, after it may have reached
+	// the orderer, and the request lookup could not tell). Re-running the
+	// request with the same request ID is safe.
+	ErrUnknownOutcome = errors.New("gateway: outcome unknown")
+	// ErrInternal: any other failure (chaincode error without a known
+	// prefix, unexpected validation code, undecodable result).
+	ErrInternal = errors.New("gateway: internal error")
+)
+
+// Kind classifies an *Error; each Kind has one sentinel.
+type Kind int
+
+// Kinds of *Error.
+const (
+	KindInternal Kind = iota
+	KindAccessDenied
+	KindInvalid
+	KindNotFound
+	KindConflict
+	KindEndorsementPolicy
+	KindUnavailable
+	KindUnknownOutcome
+)
+
+var kindInfo = [...]struct {
+	name     string
+	sentinel error
+}{
+	KindInternal:          {"internal", ErrInternal},
+	KindAccessDenied:      {"access_denied", ErrAccessDenied},
+	KindInvalid:           {"invalid", ErrInvalid},
+	KindNotFound:          {"not_found", ErrNotFound},
+	KindConflict:          {"conflict", ErrConflict},
+	KindEndorsementPolicy: {"endorsement_policy", ErrEndorsementPolicy},
+	KindUnavailable:       {"unavailable", ErrUnavailable},
+	KindUnknownOutcome:    {"unknown_outcome", ErrUnknownOutcome},
+}
+
+// String returns the snake_case name of k, also used as a metrics label.
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(kindInfo) {
+		return fmt.Sprintf("kind(%d)", int(k))
+	}
+	return kindInfo[k].name
+}
+
+// Sentinel returns the Err* value that errors of kind k match.
+func (k Kind) Sentinel() error {
+	if k < 0 || int(k) >= len(kindInfo) {
+		return ErrInternal
+	}
+	return kindInfo[k].sentinel
+}
+
+// Error is the one error type of ledger calls. It matches its Kind's
+// sentinel through errors.Is and unwraps to its cause, typically a
+// fabric-gateway *client.EndorseError, *client.SubmitError,
+// *client.CommitStatusError or *client.CommitError, so errors.As on those
+// still works.
+type Error struct {
+	Kind      Kind
+	Op        string // "endorse", "submit", "commit status", "commit", "evaluate", "events", "lookup", "encode", "decode"
+	Fn        string // chaincode function
+	RequestID string // client request ID of a write, if any
+	TxID      string // Fabric transaction ID, if one was created
+	// Code is the most precise code known: the transaction validation code
+	// name for commit failures (e.g. "MVCC_READ_CONFLICT"), otherwise the
+	// gRPC status code name (e.g. "Unavailable").
+	Code string
+	// Msg is the chaincode's message without its "access denied: "-style
+	// prefix when the chaincode refused, otherwise the transport message.
+	Msg string
+	Err error // cause
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("gateway: ")
+	if e.Fn != "" {
+		b.WriteString(e.Fn)
+		b.WriteString(" ")
+	}
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString(strings.ReplaceAll(e.Kind.String(), "_", " "))
+	if e.Msg != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Msg)
+	}
+	var extra []string
+	if e.Code != "" {
+		extra = append(extra, "code "+e.Code)
+	}
+	if e.TxID != "" {
+		extra = append(extra, "tx "+e.TxID)
+	}
+	if e.RequestID != "" {
+		extra = append(extra, "request "+e.RequestID)
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (")
+		b.WriteString(strings.Join(extra, ", "))
+		b.WriteString(")")
+	}
+	if e.Err != nil && e.Msg == "" {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel of e's Kind. An unknown-outcome
+// error is also unavailable.
+func (e *Error) Is(target error) bool {
+	if target == e.Kind.Sentinel() {
+		return true
+	}
+	return e.Kind == KindUnknownOutcome && target == ErrUnavailable
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of the first *Error in err's chain, KindInternal if
+// there is none, and false for a nil err.
+func KindOf(err error) (Kind, bool) {
+	if err == nil {
+		return 0, false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind, true
+	}
+	return KindInternal, true
+}
+
+// phase is the step of a call that failed; it decides what a failure means.
+type phase int
+
+const (
+	phaseEndorse phase = iota
+	phaseSubmit
+	phaseCommitStatus
+	phaseEvaluate
+	phaseEvents
+)
+
+func (p phase) String() string {
+	switch p {
+	case phaseEndorse:
+		return "endorse"
+	case phaseSubmit:
+		return "submit"
+	case phaseCommitStatus:
+		return "commit status"
+	case phaseEvaluate:
+		return "evaluate"
+	case phaseEvents:
+		return "events"
+	}
+	return "unknown"
+}
+
+// verdict is the classification of one failure.
+type verdict struct {
+	kind Kind
+	code string
+	msg  string
+	// transient: trying again (same step or from endorsement) may succeed.
+	transient bool
+	// endpointSuspect: the endpoint that answered (or did not) should be
+	// left for another one.
+	endpointSuspect bool
+	// mayBeOrdered (submit only): the orderer may have accepted the
+	// transaction although the call failed.
+	mayBeOrdered bool
+}
+
+// Chaincode error message prefixes of the PharmaTrace chaincode.
+const (
+	prefixAccessDenied = "access denied: "
+	prefixInvalid      = "invalid request: "
+	prefixNotFound     = "not found: "
+	prefixConflict     = "conflict: "
+	// The Fabric gateway reports a chaincode error response as
+	// "chaincode response <status>, <message>".
+	chaincodeResponseMarker = "chaincode response "
+)
+
+// chaincodeMessage finds the chaincode's own error message in a gateway
+// error: in an ErrorDetail of the status (one per endorsing peer) or in the
+// status message, after "chaincode response 500, ". ok is false when the
+// error did not come from the chaincode.
+func chaincodeMessage(st *status.Status) (msg string, ok bool) {
+	for _, d := range st.Details() {
+		if ed, isDetail := d.(*gwproto.ErrorDetail); isDetail {
+			if m, found := afterChaincodeResponse(ed.GetMessage()); found {
+				return m, true
+			}
+		}
+	}
+	return afterChaincodeResponse(st.Message())
+}
+
+// detailText renders the per-peer ErrorDetails of st, if any, as
+// " [address (MSP): message; ...]".
+func detailText(st *status.Status) string {
+	var parts []string
+	for _, d := range st.Details() {
+		if ed, ok := d.(*gwproto.ErrorDetail); ok {
+			parts = append(parts, fmt.Sprintf("%s (%s): %s", ed.GetAddress(), ed.GetMspId(), ed.GetMessage()))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(parts, "; ") + "]"
+}
+
+// peerDeniedAccess reports whether the status or one of its details says the
+// peer refused the creator ("access denied: channel [...] creator org ...").
+func peerDeniedAccess(st *status.Status) bool {
+	if strings.Contains(strings.ToLower(st.Message()), "access denied") {
+		return true
+	}
+	for _, d := range st.Details() {
+		if ed, ok := d.(*gwproto.ErrorDetail); ok && strings.Contains(strings.ToLower(ed.GetMessage()), "access denied") {
+			return true
+		}
+	}
+	return false
+}
+
+func afterChaincodeResponse(s string) (string, bool) {
+	i := strings.Index(s, chaincodeResponseMarker)
+	if i < 0 {
+		return "", false
+	}
+	rest := s[i+len(chaincodeResponseMarker):]
+	// Skip the status number and the ", " after it.
+	if j := strings.Index(rest, ", "); j >= 0 && isDigits(rest[:j]) {
+		return rest[j+2:], true
+	}
+	if isDigits(rest) {
+		return "", true
+	}
+	return "", false
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// classifyChaincodeMessage maps a chaincode error message to a Kind by its
+// prefix and returns the message without the prefix.
+func classifyChaincodeMessage(m string) (Kind, string) {
+	for _, p := range []struct {
+		prefix string
+		kind   Kind
+	}{
+		{prefixAccessDenied, KindAccessDenied},
+		{prefixInvalid, KindInvalid},
+		{prefixNotFound, KindNotFound},
+		{prefixConflict, KindConflict},
+	} {
+		if strings.HasPrefix(m, p.prefix) {
+			return p.kind, strings.TrimPrefix(m, p.prefix)
+		}
+	}
+	return KindInternal, m
+}
+
+// classify turns the failure of one step into a verdict. err is what the
+// fabric-gateway client returned (a gRPC status error, possibly wrapped in
+// *client.EndorseError and friends) or a context error.
+func classify(ph phase, err error) verdict {
+	if err == nil {
+		return verdict{}
+	}
+	var st *status.Status
+	var grpcErr interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &grpcErr) && grpcErr.GRPCStatus() != nil {
+		// The innermost-first status, without the wrapping text.
+		st = grpcErr.GRPCStatus()
+	} else if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		st = status.FromContextError(err)
+	} else {
+		st = status.New(codes.Unknown, err.Error())
+	}
+	if m, ok := chaincodeMessage(st); ok {
+		k, rest := classifyChaincodeMessage(m)
+		return verdict{kind: k, code: st.Code().String(), msg: rest}
+	}
+	v := verdict{code: st.Code().String(), msg: st.Message() + detailText(st)}
+	if peerDeniedAccess(st) {
+		// The peer's own creator/ACL checks (not the chaincode) refused.
+		v.kind = KindAccessDenied
+		return v
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
+		v.mayBeOrdered = ph == phaseSubmit
+	case codes.DeadlineExceeded:
+		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
+		v.mayBeOrdered = ph == phaseSubmit
+	case codes.Canceled:
+		// The caller gave up, or the connection was torn down under the call.
+		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
+		v.mayBeOrdered = ph == phaseSubmit
+	case codes.PermissionDenied, codes.Unauthenticated:
+		v.kind = KindAccessDenied
+	case codes.InvalidArgument, codes.OutOfRange:
+		v.kind = KindInvalid
+	case codes.NotFound:
+		v.kind = KindNotFound
+	case codes.ResourceExhausted:
+		if strings.Contains(v.msg, "larger than max") {
+			v.kind = KindInvalid // message too big: will never fit
+		} else {
+			v.kind, v.transient = KindUnavailable, true
+		}
+	case codes.FailedPrecondition:
+		// The gateway failed to plan endorsement (peers down, discovery not
+		// yet updated): worth another try.
+		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
+	case codes.Aborted:
+		v = classifyAborted(ph, v)
+	default: // Unknown, Internal, Unimplemented, DataLoss, AlreadyExists
+		v.kind = KindInternal
+		// A broken stream is worth reconnecting; a unary call is not retried.
+		v.transient = ph == phaseEvents && st.Code() != codes.Unimplemented
+	}
+	return v
+}
+
+// classifyAborted handles codes.Aborted, whose meaning depends on the step:
+// for endorse/evaluate the gateway could not collect endorsements (peers
+// failing, responses not matching while peers catch up); for submit the
+// orderer answered with a non-success status, so the transaction was NOT
+// ordered; for commit status the peer's ledger failed.
+func classifyAborted(ph phase, v verdict) verdict {
+	if ph != phaseSubmit {
+		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
+		return v
+	}
+	switch {
+	case strings.Contains(v.msg, "SERVICE_UNAVAILABLE"), strings.Contains(v.msg, "INTERNAL_SERVER_ERROR"):
+		// Raft leader election in progress and the like.
+		v.kind, v.transient = KindUnavailable, true
+	case strings.Contains(v.msg, "FORBIDDEN"):
+		v.kind = KindAccessDenied
+	case strings.Contains(v.msg, "BAD_REQUEST"), strings.Contains(v.msg, "REQUEST_ENTITY_TOO_LARGE"):
+		v.kind = KindInvalid
+	case strings.Contains(v.msg, "NOT_FOUND"):
+		v.kind = KindNotFound
+	default:
+		v.kind, v.transient = KindUnavailable, true
+	}
+	return v
+}
+
+// classifyCommitCode maps a transaction validation code to a verdict.
+// transient means re-endorsing (a new transaction) may succeed.
+func classifyCommitCode(code peer.TxValidationCode) verdict {
+	v := verdict{code: code.String()}
+	switch code {
+	case peer.TxValidationCode_VALID:
+		return verdict{}
+	case peer.TxValidationCode_MVCC_READ_CONFLICT, peer.TxValidationCode_PHANTOM_READ_CONFLICT:
+		v.kind, v.transient = KindConflict, true
+	case peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE:
+		v.kind = KindEndorsementPolicy
+	case peer.TxValidationCode_CHAINCODE_VERSION_CONFLICT:
+		// The chaincode definition changed between endorsement and commit.
+		v.kind, v.transient = KindConflict, true
+	case peer.TxValidationCode_DUPLICATE_TXID:
+		// This transaction ID is already on the ledger: only the first
+		// occurrence counts, and we cannot tell its outcome from here.
+		v.kind = KindUnknownOutcome
+	case peer.TxValidationCode_BAD_CREATOR_SIGNATURE:
+		v.kind = KindAccessDenied
+	default:
+		v.kind = KindInternal
+	}
+	return v
+}

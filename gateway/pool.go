@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+)
+
+// endpoint is one peer gateway as the retry, failover and stream logic see
+// it. fabricEndpoint is the real implementation; tests use fakes. Errors are
+// those of the fabric-gateway client (gRPC status errors, possibly wrapped
+// in *client.EndorseError and friends); they are classified by the caller.
+type endpoint interface {
+	Addr() string
+	// Healthy reports whether the endpoint looks usable: its connection is
+	// not failing and no call failed on it recently.
+	Healthy() bool
+	// Suspect marks the endpoint as failing after a call failed on it.
+	Suspect()
+	// Reconnect asks a failing connection to try again now rather than
+	// after its reconnect backoff.
+	Reconnect()
+	Endorse(ctx context.Context, fn string, arg []byte, orgs []string) (*endorsedTx, error)
+	// Submit sends an endorsed transaction (possibly endorsed through another
+	// endpoint) to the ordering service.
+	Submit(ctx context.Context, tx *endorsedTx) error
+	// CommitStatus waits for the transaction to commit on this peer.
+	CommitStatus(ctx context.Context, txID string) (commitStatus, error)
+	Evaluate(ctx context.Context, fn string, arg []byte, orgs []string) ([]byte, error)
+	// Events streams the chaincode's events from startBlock on, one
+	// blockEvents per block that has some.
+	Events(ctx context.Context, startBlock uint64) (eventStream, error)
+	// Height returns the channel's block height as this peer knows it.
+	Height(ctx context.Context) (uint64, error)
+	Close() error
+}
+
+// endorsedTx is an endorsed, signed transaction that any endpoint can
+// submit: the same bytes, so the same transaction ID, wherever it goes.
+type endorsedTx struct {
+	TxID   string
+	Result []byte
+	// Prepared is the serialized gateway.PreparedTransaction and Signature
+	// the client's signature of its envelope.
+	Prepared  []byte
+	Signature []byte
+}
+
+type commitStatus struct {
+	Code  peer.TxValidationCode
+	Block uint64
+}
+
+type eventStream interface {
+	Recv() (*blockEvents, error)
+}
+
+// blockEvents are the chaincode events of one block, in transaction order.
+type blockEvents struct {
+	Block  uint64
+	Events []rawEvent
+}
+
+type rawEvent struct {
+	TxID    string
+	Name    string
+	Payload []byte
+}
+
+// pool holds the endpoints and the current one. The current endpoint is
+// used until a call on it fails as unavailable or it turns unhealthy; then
+// the next healthy endpoint (in configuration order, wrapping) becomes
+// current.
+type pool struct {
+	mu      sync.Mutex
+	eps     []endpoint
+	cur     int
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+func newPool(eps []endpoint, log *slog.Logger, m *Metrics) *pool {
+	return &pool{eps: eps, log: log, metrics: m}
+}
+
+// current returns the endpoint to use, first moving away from the current
+// one if it is unhealthy and another endpoint is healthy.
+func (p *pool) current() endpoint {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ep := p.eps[p.cur]
+	if ep.Healthy() {
+		return ep
+	}
+	if next, ok := p.nextHealthyLocked(); ok {
+		p.moveLocked(next, "unhealthy")
+	}
+	return p.eps[p.cur]
+}
+
+// fail reports that a call on ep failed in a way that makes ep suspect. If
+// ep is still current, the next healthy endpoint (or simply the next one if
+// none is healthy) becomes current.
+func (p *pool) fail(ep endpoint) {
+	ep.Suspect()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.eps) == 1 {
+		ep.Reconnect()
+		return
+	}
+	if p.eps[p.cur] != ep {
+		return
+	}
+	next, ok := p.nextHealthyLocked()
+	if !ok {
+		// Nothing looks healthy: make every connection retry at once, so
+		// that a restarted peer is found without waiting for its backoff.
+		for _, e := range p.eps {
+			e.Reconnect()
+		}
+		next = (p.cur + 1) % len(p.eps)
+	}
+	p.moveLocked(next, "call failed")
+}
+
+func (p *pool) nextHealthyLocked() (int, bool) {
+	n := len(p.eps)
+	for i := 1; i < n; i++ {
+		j := (p.cur + i) % n
+		if p.eps[j].Healthy() {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+func (p *pool) moveLocked(next int, reason string) {
+	from, to := p.eps[p.cur].Addr(), p.eps[next].Addr()
+	p.cur = next
+	p.metrics.failover(from)
+	p.log.Warn("ledger endpoint failover", "endpoint", to, "from", from, "reason", reason)
+}
+
+func (p *pool) all() []endpoint { return p.eps }
+
+func (p *pool) close() error {
+	var first error
+	for _, ep := range p.eps {
+		if err := ep.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
