@@ -125,7 +125,7 @@ func TestStoppedPeerCatchesUp(t *testing.T) {
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {
-			n.Fabnet(t, "start", regPeer.Name)
+			n.StartPeer(t, regPeer)
 		}
 	})
 
@@ -139,7 +139,7 @@ func TestStoppedPeerCatchesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Fabnet(t, "start", regPeer.Name)
+	n.StartPeer(t, regPeer)
 	restarted = true
 	testnet.Eventually(t, 60*time.Second, "regulator peer catches up", func() error {
 		got, err := n.Height(ctx, regPeer)

@@ -17,6 +17,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
+	"github.com/pharmatrace/pharmatrace/gateway"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 )
 
@@ -190,4 +191,72 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// GatewayConfig is the gateway configuration of user of org: the org's own
+// peer first, then every other org's peer for failover.
+func (n *Network) GatewayConfig(org, user string) (gateway.Config, error) {
+	id, err := n.User(org, user)
+	if err != nil {
+		return gateway.Config{}, err
+	}
+	var own, others []gateway.Endpoint
+	for _, p := range n.PeerNodes() {
+		ep := gateway.Endpoint{Address: p.Address, TLSRootCertFile: p.TLSRootPEM}
+		if p.MSPID == id.MSPID {
+			own = append(own, ep)
+		} else {
+			others = append(others, ep)
+		}
+	}
+	return gateway.Config{
+		Endpoints: append(own, others...),
+		Identity:  gateway.Identity{MSPID: id.MSPID, CertFile: id.CertFile, KeyFile: id.KeyFile},
+		Channel:   n.Channel,
+		Chaincode: n.Chaincode.Name,
+	}, nil
+}
+
+// Client dials the PharmaTrace gateway client of user of org; it is closed
+// when the test ends.
+func (n *Network) Client(t testing.TB, org, user string, edit func(*gateway.Config), opts ...gateway.Option) *gateway.Client {
+	t.Helper()
+	cfg, err := n.GatewayConfig(org, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := gateway.Dial(ctx, cfg, append([]gateway.Option{gateway.WithGetRequestLookup()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// StartPeer starts a stopped peer and waits until its gateway can plan
+// endorsements again (gossip has re-learnt the other orgs' peers), proven
+// by a probe transaction submitted through it.
+func (n *Network) StartPeer(t testing.TB, peer netspec.Node) {
+	t.Helper()
+	n.Fabnet(t, "start", peer.Name)
+	o, ok := n.Org(peer.Org)
+	if !ok {
+		t.Fatalf("peer %s has no org", peer.Name)
+	}
+	gw, conn, err := fabconn.Connect(peer, n.Admin(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defer gw.Close()
+	c := n.Contract(gw, "probe")
+	Eventually(t, 60*time.Second, peer.Name+" endorses and commits again", func() error {
+		_, err := c.Submit("Put", client.WithArguments("restart-"+peer.Name, time.Now().String()))
+		return err
+	})
 }
