@@ -17,8 +17,8 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
-	"github.com/pharmatrace/pharmatrace/gateway"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+	"github.com/pharmatrace/pharmatrace/gateway"
 )
 
 // Network is the running consortium.
