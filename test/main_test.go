@@ -12,4 +12,11 @@ import (
 	"github.com/pharmatrace/pharmatrace/test/testnet"
 )
 
-func TestMain(m *testing.M) { os.Exit(testnet.Main(m)) }
+func TestMain(m *testing.M) {
+	// The test binary doubles as the event consumer that the fault tests
+	// kill and restart (see consumer_test.go).
+	if out := os.Getenv(consumerEnv); out != "" {
+		os.Exit(runConsumer(out))
+	}
+	os.Exit(testnet.Main(m))
+}
