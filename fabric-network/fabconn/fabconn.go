@@ -22,13 +22,38 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
-	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	gwproto "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+	"github.com/pharmatrace/pharmatrace/gateway"
 )
+
+// GatewayConfig is the package gateway configuration of user of org: the
+// org's own peer first, then every other org's peer for failover.
+func GatewayConfig(l *netspec.Layout, org, user string) (gateway.Config, error) {
+	id, err := l.User(org, user)
+	if err != nil {
+		return gateway.Config{}, err
+	}
+	var own, others []gateway.Endpoint
+	for _, p := range l.PeerNodes() {
+		ep := gateway.Endpoint{Address: p.Address, TLSRootCertFile: p.TLSRootPEM}
+		if p.MSPID == id.MSPID {
+			own = append(own, ep)
+		} else {
+			others = append(others, ep)
+		}
+	}
+	return gateway.Config{
+		Endpoints: append(own, others...),
+		Identity:  gateway.Identity{MSPID: id.MSPID, CertFile: id.CertFile, KeyFile: id.KeyFile},
+		Channel:   l.Channel,
+		Chaincode: l.Chaincode.Name,
+	}, nil
+}
 
 // Dial opens a TLS gRPC connection to a peer, trusting its org's CA.
 func Dial(node netspec.Node) (*grpc.ClientConn, error) {
@@ -119,7 +144,7 @@ func Describe(err error) error {
 	}
 	var msgs []string
 	for _, d := range st.Details() {
-		if ed, ok := d.(*gateway.ErrorDetail); ok {
+		if ed, ok := d.(*gwproto.ErrorDetail); ok {
 			msgs = append(msgs, fmt.Sprintf("%s (%s): %s", ed.GetAddress(), ed.GetMspId(), ed.GetMessage()))
 		}
 	}

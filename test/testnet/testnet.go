@@ -193,28 +193,10 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 	}
 }
 
-// GatewayConfig is the gateway configuration of user of org: the org's own
-// peer first, then every other org's peer for failover.
+// GatewayConfig is the gateway configuration of user of org (see
+// fabconn.GatewayConfig).
 func (n *Network) GatewayConfig(org, user string) (gateway.Config, error) {
-	id, err := n.User(org, user)
-	if err != nil {
-		return gateway.Config{}, err
-	}
-	var own, others []gateway.Endpoint
-	for _, p := range n.PeerNodes() {
-		ep := gateway.Endpoint{Address: p.Address, TLSRootCertFile: p.TLSRootPEM}
-		if p.MSPID == id.MSPID {
-			own = append(own, ep)
-		} else {
-			others = append(others, ep)
-		}
-	}
-	return gateway.Config{
-		Endpoints: append(own, others...),
-		Identity:  gateway.Identity{MSPID: id.MSPID, CertFile: id.CertFile, KeyFile: id.KeyFile},
-		Channel:   n.Channel,
-		Chaincode: n.Chaincode.Name,
-	}, nil
+	return fabconn.GatewayConfig(n.Layout, org, user)
 }
 
 // Client dials the PharmaTrace gateway client of user of org; it is closed

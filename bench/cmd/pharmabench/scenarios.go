@@ -3,4 +3,6 @@ package main
 // scenarios run in this order; later ones compare against the baseline.
 var scenarios = []scenario{
 	{"baseline", baseline},
+	{"dispense", dispense},
+	{"bulk", bulk},
 }
