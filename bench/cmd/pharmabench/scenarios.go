@@ -5,4 +5,5 @@ var scenarios = []scenario{
 	{"baseline", baseline},
 	{"dispense", dispense},
 	{"bulk", bulk},
+	{"agent", scanToVerdict},
 }
