@@ -230,7 +230,7 @@ queue:
 }
 
 func TestExampleFile(t *testing.T) {
-	c, err := Load(filepath.Join("..", "deploy", "station.example.yaml"))
+	c, err := Load(filepath.Join("..", "..", "deploy", "station.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
