@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/gateway"
+	"github.com/pharmatrace/pharmatrace/gs1"
 	"github.com/pharmatrace/pharmatrace/test/testnet"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -204,15 +206,8 @@ func sscc(gcp string, ref int) string {
 
 // withCheckDigit appends the GS1 mod-10 check digit.
 func withCheckDigit(s string) string {
-	sum := 0
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if (len(s)-1-i)%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return s + fmt.Sprint((10-sum%10)%10)
+	d, _ := gs1.CheckDigit(s)
+	return s + strconv.Itoa(d)
 }
 
 // runTag makes this run's identifiers unique on a ledger that outlives it.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pharmatrace/pharmatrace/gs1"
 )
 
 // Spec is the network definition (network.yaml).
@@ -258,7 +260,7 @@ func validUser(field string, u User, roles []string, needGCP bool) error {
 	if !allowed {
 		return fmt.Errorf("%s.role: %q is not one of the org's roles %v", field, u.Role, roles)
 	}
-	if !ValidGLN(u.GLN) {
+	if !gs1.ValidGLN(u.GLN) {
 		return fmt.Errorf("%s.gln: %q is not a 13-digit GLN with a valid check digit", field, u.GLN)
 	}
 	if needGCP {
@@ -269,22 +271,6 @@ func validUser(field string, u User, roles []string, needGCP bool) error {
 		}
 	}
 	return nil
-}
-
-// ValidGLN reports whether s is a 13-digit GS1 GLN with a valid mod-10 check digit.
-func ValidGLN(s string) bool {
-	if len(s) != 13 || strings.Trim(s, "0123456789") != "" {
-		return false
-	}
-	sum := 0
-	for i := 11; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if (11-i)%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return int(s[12]-'0') == (10-sum%10)%10
 }
 
 // Org returns the peer organisation with the given name or MSP ID.

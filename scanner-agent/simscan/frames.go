@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/pharmatrace/pharmatrace/gs1"
 )
 
 // ParseFrames reads frames one per line. In a line, `\x1d`, `<GS>` and
@@ -99,17 +101,10 @@ func NormalizeGTIN(g string) (string, error) {
 	return "", fmt.Errorf("GTIN %q: want 14 digits, or 7 to 13 without the check digit", g)
 }
 
-// checkDigit is the GS1 mod-10 check digit of a digit string.
+// checkDigit is the GS1 mod-10 check digit of a digit string, as a byte.
 func checkDigit(s string) byte {
-	sum := 0
-	for i := 0; i < len(s); i++ {
-		d := int(s[len(s)-1-i] - '0')
-		if i%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return byte('0' + (10-sum%10)%10)
+	d, _ := gs1.CheckDigit(s)
+	return byte('0' + d)
 }
 
 // Generate yields n pharmaceutical DataMatrix element strings as a scanner

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pharmatrace/pharmatrace/gs1"
 )
 
 // FieldError is one invalid setting. Field is the YAML path, e.g.
@@ -413,32 +415,5 @@ func isGS1DataChar(b byte) bool {
 	return strings.IndexByte(`!"%&'()*+,-./:;<=>?_`, b) >= 0
 }
 
-// ValidGLN reports whether s is 13 digits whose last digit is the GS1
-// mod-10 check digit of the first 12.
-//
-// TODO(lead): replace with gs1.ValidGLN once package gs1 lands.
-func ValidGLN(s string) bool {
-	if len(s) != 13 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return CheckDigit(s[:12]) == s[12]-'0'
-}
-
-// CheckDigit computes the GS1 mod-10 check digit of the digit string s
-// (weights 3,1,3,… from the right). s must be all digits.
-func CheckDigit(s string) byte {
-	sum := 0
-	for i := 0; i < len(s); i++ {
-		d := int(s[len(s)-1-i] - '0')
-		if i%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return byte((10 - sum%10) % 10)
-}
+// ValidGLN reports whether s is a 13-digit GLN with a valid GS1 check digit.
+func ValidGLN(s string) bool { return gs1.ValidGLN(s) }

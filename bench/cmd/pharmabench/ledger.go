@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/bench"
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/gateway"
+	"github.com/pharmatrace/pharmatrace/gs1"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -63,15 +65,8 @@ func pow10(n int) uint64 {
 }
 
 func withCheckDigit(s string) string {
-	sum := 0
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if (len(s)-1-i)%2 == 0 {
-			d *= 3
-		}
-		sum += d
-	}
-	return s + fmt.Sprint((10-sum%10)%10)
+	d, _ := gs1.CheckDigit(s)
+	return s + strconv.Itoa(d)
 }
 
 // commission commissions count serials of a new lot in batches of at most
