@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pharmatrace/pharmatrace/gateway"
 	"github.com/pharmatrace/pharmatrace/test/testnet"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -99,7 +100,7 @@ func TestPackLifecycleOnRealNetwork(t *testing.T) {
 	// A pharmacist trying to commission → access denied, naming the right.
 	err := ph1.submitErr("CommissionPacks", trace.CommissionPacksRequest{RequestHeader: header(), GTIN: g, Lot: lot, Expiry: expiry,
 		Serials: []string{"X" + tag}}, &trace.CommissionPacksResult{})
-	if e := errHas(err, trace.ErrAccessDenied, `"pack.commission"`); e != nil {
+	if e := errHas(err, gateway.ErrAccessDenied, `"pack.commission"`); e != nil {
 		t.Fatalf("pharmacist commissioning: %v", e)
 	}
 
@@ -141,7 +142,7 @@ func TestCommissionLimit(t *testing.T) {
 	}
 	err := mfr.submitErr("CommissionPacks", trace.CommissionPacksRequest{RequestHeader: header(), GTIN: g, Lot: "L" + tag,
 		Expiry: "301231", Serials: serials}, &trace.CommissionPacksResult{})
-	if e := errHas(err, trace.ErrInvalidRequest, "serials"); e != nil {
+	if e := errHas(err, gateway.ErrInvalid, "serials"); e != nil {
 		t.Fatalf("commission of %d serials: %v", len(serials), e)
 	}
 	start := time.Now()

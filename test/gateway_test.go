@@ -114,7 +114,7 @@ func TestGatewayPeerKilledDuringSubmitsExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const total, workers, killAfter = 60, 4, 15
+	const total, workers, killAfter = 80, 4, 10
 	reqs := make([]trace.RegisterProductRequest, total)
 	for i := range reqs {
 		reqs[i] = productRequest(randomGTIN("4012345"))
@@ -134,8 +134,8 @@ func TestGatewayPeerKilledDuringSubmitsExactlyOnce(t *testing.T) {
 		for done.Load() < killAfter {
 			time.Sleep(10 * time.Millisecond)
 		}
+		killedAt.Store(time.Now().UnixNano()) // requests started from now on must fail over
 		n.Fabnet(t, "kill", peer.Name)
-		killedAt.Store(time.Now().UnixNano())
 		close(killed)
 	}()
 	for range workers {

@@ -221,11 +221,13 @@ func refs(g string, serials ...string) []trace.PackRef {
 	return out
 }
 
+// errHas checks that err is the gateway's want (e.g. gateway.ErrInvalid)
+// and mentions text.
 func errHas(err error, want error, text string) error {
 	if err == nil {
 		return errors.New("no error")
 	}
-	if !errors.Is(trace.Classify(err.Error()), want) || !strings.Contains(err.Error(), text) {
+	if !errors.Is(err, want) || !strings.Contains(err.Error(), text) {
 		return fmt.Errorf("error %q: want %v containing %q", err, want, text)
 	}
 	return nil

@@ -148,7 +148,7 @@ func stop(n netspec.Node, grace time.Duration, kill bool) (bool, error) {
 		return true, fmt.Errorf("%s: signal %d: %w", n.Name, pid, err)
 	}
 	deadline := time.Now().Add(grace)
-	for syscall.Kill(pid, 0) == nil {
+	for alive(pid) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			deadline = time.Now().Add(5 * time.Second)
@@ -158,6 +158,21 @@ func stop(n netspec.Node, grace time.Duration, kill bool) (bool, error) {
 	}
 	log.Info("stopped", "node", n.Name, "pid", pid, "signal", sig.String())
 	return true, os.Remove(n.PIDFile)
+}
+
+// alive reports whether pid runs. A zombie (exited, not yet reaped by
+// whoever inherited it after fabnet exited) counts as gone.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
 // tail returns the last n lines of a file.
