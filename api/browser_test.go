@@ -1,0 +1,196 @@
+//go:build browser
+
+package api_test
+
+// The dashboard in real headless Chromium (Debian's chromium package),
+// driven over the DevTools protocol by chromedp:
+//
+//	go test -tags browser -run TestBrowser ./api/
+//
+// It logs in as a regulator, filters the anomaly list down to new clones,
+// opens the clone, checks the pack's chain of custody, moves the anomaly
+// to investigating and saves a screenshot of each step under
+// $PHARMATRACE_ARTIFACTS (default test/artifacts/ at the repository root).
+//
+// Against a running API (the real network behind it), set
+// PHARMATRACE_API_URL (e.g. http://127.0.0.1:8080) and
+// PHARMATRACE_API_TOKEN (a regulator's token); PHARMATRACE_CLONE_ID may
+// name the clone anomaly to open (default: the first new CLONE listed).
+// Without PHARMATRACE_API_URL the test serves the API in-process on the
+// FAKE ledger (package ledgersim) with the demo flow — not the acceptance
+// run.
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pharmatrace/pharmatrace/api"
+	"github.com/pharmatrace/pharmatrace/api/readmodel"
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+func chromiumPath() string {
+	if p := os.Getenv("PHARMATRACE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func artifactsDir(t *testing.T) string {
+	dir := os.Getenv("PHARMATRACE_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "test", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestBrowserRegulatorWorkflow(t *testing.T) {
+	bin := chromiumPath()
+	if bin == "" {
+		t.Skip("Chromium not installed (Debian: apt-get install chromium; .ci/run installs it)")
+	}
+	base, token, cloneID := os.Getenv("PHARMATRACE_API_URL"), os.Getenv("PHARMATRACE_API_TOKEN"), os.Getenv("PHARMATRACE_CLONE_ID")
+	if base == "" {
+		t.Log("PHARMATRACE_API_URL not set: serving the API in-process on the FAKE ledger (not the acceptance run)")
+		h := newHarness(t, withConfig(func(c *api.Config) { c.DashboardSyncWait = 3 * time.Second }))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- readmodel.NewConsumer(h.store, h.sim).Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		base, token = h.ts.URL, h.tokens[trace.RoleRegulator]
+	} else if token == "" {
+		t.Fatal("PHARMATRACE_API_URL is set but PHARMATRACE_API_TOKEN (a regulator's token) is not")
+	}
+	out := artifactsDir(t)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 1000))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	// The first action starts the browser: no timeout on its context.
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/dashboard/login")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	ctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelT()
+
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(out, name)
+			t.Logf("screenshot %s", p)
+			return os.WriteFile(p, png, 0o644)
+		})
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+
+	// Log in.
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("anomaly-table")),
+		shot("dashboard-1-anomalies.png"),
+	)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if who := text("#who"); !strings.Contains(who, "regulator") {
+		t.Fatalf("logged in as %q", who)
+	}
+
+	// Filter: new clones only.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("f-type"), "CLONE"),
+		chromedp.SetValue(chromedp.ID("f-status"), "new"),
+		chromedp.Click(chromedp.ID("f-apply")),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-type="CLONE"]`)),
+		shot("dashboard-2-filtered.png"),
+	)
+	if err != nil {
+		t.Fatalf("filter: %v", err)
+	}
+	types, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#anomaly-table tbody tr[data-type]")).map(r => r.dataset.type)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(types) == 0 {
+		t.Fatal("no clone listed")
+	}
+	for _, ty := range types {
+		if ty != "CLONE" {
+			t.Errorf("filtered list shows a %s", ty)
+		}
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
+		if u, _ := url.Parse(loc); u == nil || u.Query().Get("type") != "CLONE" {
+			t.Errorf("filter not in the URL: %s", loc)
+		}
+	}
+
+	// Open the clone.
+	sel := `tr[data-type="CLONE"] a.open`
+	if cloneID != "" {
+		sel = `tr[data-id="` + cloneID + `"] a.open`
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(sel)),
+		chromedp.WaitVisible(chromedp.ID("timeline")),
+		shot("dashboard-3-clone-detail.png"),
+	)
+	if err != nil {
+		t.Fatalf("open the clone: %v", err)
+	}
+	id, timeline, status := text("#anomaly-id"), text("#timeline"), text("#anomaly-status")
+	if status != "new" || !strings.Contains(timeline, "Dispense") || !strings.Contains(timeline, "CLONE") {
+		t.Errorf("detail of %s: status %q, timeline %q", id, status, timeline)
+	}
+
+	// Move it to investigating.
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`form.wf input[name="comment"]`), "browser test: investigating"),
+		chromedp.Click(chromedp.ID("to-investigating")),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+		shot("dashboard-4-investigating.png"),
+	)
+	if err != nil {
+		t.Fatalf("move to investigating: %v", err)
+	}
+	if status, flash := text("#anomaly-status"), text("#flash"); status != "investigating" || !strings.Contains(flash, "investigating") {
+		t.Errorf("after the action: status %q, flash %q", status, flash)
+	}
+	if hist := text("#history"); !strings.Contains(hist, "browser test: investigating") {
+		t.Errorf("history lacks the comment: %q", hist)
+	}
+}

@@ -1,0 +1,299 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pharmatrace/pharmatrace/api/commission"
+	"github.com/pharmatrace/pharmatrace/api/readmodel"
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// Route is one entry of the route table: the single place that says what
+// exists, who may call it (deny by default: a protected route without roles
+// is callable by nobody) and how it is documented in the OpenAPI document.
+type Route struct {
+	Method  string
+	Path    string // Echo syntax (:param)
+	Name    string // operationId
+	Tag     string
+	Summary string
+	// Roles may call the route; Public routes need no authentication.
+	Roles  []trace.Role
+	Public bool
+	// Upload routes take a large streamed body (commissioning).
+	Upload  bool
+	Handler echo.HandlerFunc
+
+	// Documentation.
+	Query    []Param
+	Body     any    // JSON request body (a value of its type); nil: none
+	Resp     any    // success body (a value of its type); nil: none
+	Status   int    // success status (default 200)
+	Produces string // success media type (default application/json)
+	Accepted bool   // also answers 202 with Resp (asynchronous upload)
+}
+
+// Param documents a query parameter.
+type Param struct {
+	Name     string
+	Doc      string
+	Type     string // string (default), integer, boolean
+	Enum     []string
+	Required bool
+	Repeated bool // may be repeated or comma-separated
+}
+
+// Allows reports whether role may call the route.
+func (r *Route) Allows(role trace.Role) bool {
+	if r.Public {
+		return true
+	}
+	for _, x := range r.Roles {
+		if x == role {
+			return true
+		}
+	}
+	return false
+}
+
+// rolesWith is the roles that hold a chaincode right (trace's grant table).
+func rolesWith(right trace.Right) []trace.Role { return trace.RolesWith(right) }
+
+// regulator is the regulator-only rule.
+var regulator = []trace.Role{trace.RoleRegulator}
+
+// decommissionRoles hold at least one decommissioning right.
+func decommissionRoles() []trace.Role {
+	var out []trace.Role
+	for _, role := range trace.Roles {
+		for _, r := range trace.DecommissionReasons {
+			if role.Has(trace.DecommissionRight(r)) {
+				out = append(out, role)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func enumOf[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func anomalyFilterParams() []Param {
+	return []Param{
+		{Name: "type", Doc: "anomaly type (code)", Enum: enumOf(trace.AnomalyCodes), Repeated: true},
+		{Name: "severity", Enum: enumOf(trace.Severities), Repeated: true},
+		{Name: "classification", Enum: enumOf(trace.Classifications), Repeated: true},
+		{Name: "status", Enum: enumOf(trace.AnomalyStatuses), Repeated: true},
+		{Name: "gtin", Doc: "GTIN-14 of the pack or lot"},
+		{Name: "lot"},
+		{Name: "serial"},
+		{Name: "gln", Doc: "GLN of the site where it was detected, of the reporter or of the counterpart"},
+		{Name: "org", Doc: "MSP ID of the reporting organisation or of the counterpart"},
+		{Name: "from", Doc: "created at or after (RFC 3339 or YYYY-MM-DD)"},
+		{Name: "to", Doc: "created before (RFC 3339 or YYYY-MM-DD)"},
+	}
+}
+
+func (s *Server) routeTable() []Route {
+	all := trace.Roles
+	list := append(anomalyFilterParams(),
+		Param{Name: "sort", Doc: "createdAt, updatedAt or severity; prefix - for descending (default -createdAt)",
+			Enum: []string{"createdAt", "-createdAt", "updatedAt", "-updatedAt", "severity", "-severity"}},
+		Param{Name: "limit", Type: "integer", Doc: "page size, 1-500 (default 50)"},
+		Param{Name: "cursor", Doc: "nextCursor of the previous page"})
+	export := append(anomalyFilterParams(), Param{Name: "sort", Doc: "as for the list"})
+	routes := []Route{
+		{Method: http.MethodGet, Path: "/healthz", Name: "healthz", Tag: "operations", Summary: "Liveness and readiness (database reachable)", Public: true,
+			Handler: s.healthz, Resp: Health{}},
+		{Method: http.MethodGet, Path: "/metrics", Name: "metrics", Tag: "operations", Summary: "Prometheus metrics", Public: true,
+			Handler: s.metricsHandler(), Produces: "text/plain"},
+		{Method: http.MethodGet, Path: "/api/v1/openapi.json", Name: "openapi", Tag: "operations", Summary: "This OpenAPI document", Roles: all,
+			Handler: s.serveOpenAPI, Resp: map[string]any{}},
+		{Method: http.MethodGet, Path: "/api/v1/me", Name: "me", Tag: "operations", Summary: "The caller's identity", Roles: all,
+			Handler: s.me, Resp: Me{}},
+
+		{Method: http.MethodPost, Path: "/api/v1/products", Name: "registerProduct", Tag: "products", Summary: "Register a product (GTIN of the caller's company prefix)",
+			Roles: rolesWith(trace.RightProductRegister), Handler: s.registerProduct, Body: trace.RegisterProductRequest{}, Resp: trace.ProductResult{}},
+		{Method: http.MethodGet, Path: "/api/v1/products/:gtin", Name: "getProduct", Tag: "products", Summary: "Get a product",
+			Roles: rolesWith(trace.RightProductRead), Handler: s.getProduct, Resp: trace.Product{}},
+
+		{Method: http.MethodGet, Path: "/api/v1/lots/:gtin/:lot", Name: "getLot", Tag: "lots", Summary: "Get a lot",
+			Roles: rolesWith(trace.RightLotRead), Handler: s.getLot, Resp: trace.Lot{}},
+		{Method: http.MethodPost, Path: "/api/v1/lots/:gtin/:lot/recall", Name: "recallLot", Tag: "lots", Summary: "Recall a lot",
+			Roles: rolesWith(trace.RightLotRecall), Handler: s.lotStatus(trace.TxRecallLot), Body: LotStatusBody{}, Resp: trace.LotResult{}},
+		{Method: http.MethodPost, Path: "/api/v1/lots/:gtin/:lot/withdraw", Name: "withdrawLot", Tag: "lots", Summary: "Withdraw a lot",
+			Roles: rolesWith(trace.RightLotWithdraw), Handler: s.lotStatus(trace.TxWithdrawLot), Body: LotStatusBody{}, Resp: trace.LotResult{}},
+		{Method: http.MethodPut, Path: "/api/v1/lots/:gtin/:lot/commissions/:uploadId", Name: "commissionLot", Tag: "lots",
+			Summary: "Commission the serials of a lot from a CSV or JSON upload (validated whole, then submitted in batches of up to 5,000; " +
+				"send the same list again under the same upload ID to resume)",
+			Roles: rolesWith(trace.RightPackCommission), Upload: true, Handler: s.commission, Resp: commission.Upload{}, Accepted: true,
+			Query: []Param{{Name: "expiry", Required: true, Doc: "lot expiry, GS1 YYMMDD"},
+				{Name: "wait", Type: "boolean", Doc: "answer when every batch was submitted (default: answer 202 at once)"}}},
+		{Method: http.MethodGet, Path: "/api/v1/lots/:gtin/:lot/commissions/:uploadId", Name: "getCommission", Tag: "lots", Summary: "Progress of a commissioning upload",
+			Roles: rolesWith(trace.RightPackCommission), Handler: s.getCommission, Resp: commission.Upload{}},
+
+		{Method: http.MethodPost, Path: "/api/v1/packs/verify", Name: "verifyPack", Tag: "packs", Summary: "Verify a pack by GS1 scan string or by fields",
+			Roles: rolesWith(trace.RightPackVerify), Handler: s.verify, Body: VerifyBody{}, Resp: trace.VerifyResult{}},
+		{Method: http.MethodGet, Path: "/api/v1/packs/:gtin/:serial/history", Name: "packHistory", Tag: "packs", Summary: "Chain of custody: the pack's committed versions, newest first",
+			Roles: rolesWith(trace.RightPackRead), Handler: s.packHistory, Resp: trace.PackHistoryResult{},
+			Query: []Param{{Name: "limit", Type: "integer", Doc: "1-200 (default 50)"}}},
+		{Method: http.MethodPost, Path: "/api/v1/packs/:gtin/:serial/decommission", Name: "decommissionPack", Tag: "packs", Summary: "Set a pack inactive for a reason",
+			Roles: decommissionRoles(), Handler: s.decommission, Body: DecommissionBody{}, Resp: trace.ScanResult{}},
+		{Method: http.MethodPost, Path: "/api/v1/packs/:gtin/:serial/undo", Name: "undoPack", Tag: "packs", Summary: "Reactivate a pack (same site, within 10 days)",
+			Roles: rolesWith(trace.RightPackUndo), Handler: s.undo, Body: ScanBody{}, Resp: trace.ScanResult{}},
+
+		{Method: http.MethodPost, Path: "/api/v1/shipments", Name: "createShipment", Tag: "shipments", Summary: "Ship packs and SSCCs the caller holds",
+			Roles: rolesWith(trace.RightPackShip), Handler: s.ship, Body: trace.ShipRequest{}, Resp: trace.ShipmentResult{}},
+		{Method: http.MethodGet, Path: "/api/v1/shipments/:id", Name: "getShipment", Tag: "shipments", Summary: "Get a shipment",
+			Roles: rolesWith(trace.RightShipmentRead), Handler: s.getShipment, Resp: trace.Shipment{}},
+		{Method: http.MethodPost, Path: "/api/v1/shipments/:id/receive", Name: "receiveShipment", Tag: "shipments", Summary: "Record the receipt of a shipment",
+			Roles: rolesWith(trace.RightPackReceive), Handler: s.receive, Body: ReceiveBody{}, Resp: trace.ReceiveResult{}},
+
+		{Method: http.MethodGet, Path: "/api/v1/anomalies", Name: "listAnomalies", Tag: "anomalies",
+			Summary: "List anomalies (regulator: all; others: those their organisation reported) with filters, sorting and cursor pagination",
+			Roles:   rolesWith(trace.RightAnomalyRead), Handler: s.listAnomalies, Resp: AnomalyList{}, Query: list},
+		{Method: http.MethodGet, Path: "/api/v1/anomalies/export.csv", Name: "exportAnomalies", Tag: "anomalies", Summary: "Export an anomaly list as CSV",
+			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.exportAnomalies, Produces: "text/csv", Query: export},
+		{Method: http.MethodGet, Path: "/api/v1/anomalies/:id", Name: "getAnomaly", Tag: "anomalies", Summary: "An anomaly with its evidence, workflow history and (regulator) the pack's chain of custody",
+			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.getAnomaly, Resp: AnomalyDetail{}},
+		{Method: http.MethodPost, Path: "/api/v1/anomalies", Name: "flagAnomaly", Tag: "anomalies", Summary: "Record an anomaly by hand",
+			Roles: rolesWith(trace.RightAnomalyFlag), Handler: s.flagAnomaly, Body: trace.FlagAnomalyRequest{}, Resp: trace.AnomalyResult{}},
+		{Method: http.MethodPost, Path: "/api/v1/anomalies/:id/transitions", Name: "transitionAnomaly", Tag: "anomalies", Summary: "Move an anomaly along its workflow",
+			Roles: rolesWith(trace.RightAnomalyWorkflow), Handler: s.transitionAnomaly, Body: TransitionBody{}, Resp: trace.AnomalyResult{}},
+		{Method: http.MethodPost, Path: "/api/v1/anomalies/:id/comments", Name: "commentAnomaly", Tag: "anomalies", Summary: "Comment on an anomaly (regulator or the reporting organisation)",
+			Roles: rolesWith(trace.TransactionRights[trace.TxCommentAnomaly]), Handler: s.commentAnomaly, Body: CommentBody{}, Resp: trace.AnomalyResult{}},
+
+		{Method: http.MethodGet, Path: "/api/v1/stats/anomalies-per-day", Name: "anomaliesPerDay", Tag: "statistics", Summary: "Anomalies per day and type (default: the last 30 days)",
+			Roles: regulator, Handler: s.anomaliesPerDay, Resp: PerDayStats{}, Query: anomalyFilterParams()},
+		{Method: http.MethodGet, Path: "/api/v1/stats/packs-by-state", Name: "packsByState", Tag: "statistics", Summary: "Packs by state and reason",
+			Roles: regulator, Handler: s.packsByState, Resp: PackStateStats{}, Query: []Param{{Name: "gtin"}}},
+		{Method: http.MethodGet, Path: "/api/v1/stats/lots-at-risk", Name: "lotsAtRisk", Tag: "statistics",
+			Summary: "Lots recalled, withdrawn or quarantined with packs still active or moving, or with open high/critical anomalies",
+			Roles:   regulator, Handler: s.lotsAtRisk, Resp: LotRiskStats{}, Query: []Param{{Name: "limit", Type: "integer", Doc: "1-1000 (default 100)"}}},
+	}
+	for _, d := range s.dash.Routes() {
+		r := Route{Method: d.Method, Path: d.Path, Name: d.Name, Tag: "dashboard", Summary: d.Summary, Public: d.Public, Handler: d.Handler,
+			Produces: "text/html", Status: d.Status}
+		if !d.Public {
+			r.Roles = regulator
+		}
+		if d.Asset {
+			r.Produces = "text/css,text/javascript"
+		}
+		routes = append(routes, r)
+	}
+	return routes
+}
+
+// Response and body types of the API (the trace types are used as they are
+// where they fit).
+
+// Me is the caller's identity.
+type Me struct {
+	Identity Identity `json:"identity"`
+	TokenID  string   `json:"tokenId"`
+}
+
+// LotStatusBody is the body of recall and withdraw.
+type LotStatusBody struct {
+	RequestID string `json:"requestId,omitempty"`
+	Reason    string `json:"reason"`
+}
+
+// VerifyBody names the pack to verify: either the GS1 scan string as the
+// scanner sent it (element string with GS separators, bracketed HRI or a
+// Digital Link URI), or the four fields.
+type VerifyBody struct {
+	Scan     string   `json:"scan,omitempty"`
+	GTIN     string   `json:"gtin,omitempty"`
+	Serial   string   `json:"serial,omitempty"`
+	Lot      string   `json:"lot,omitempty"`
+	Expiry   string   `json:"expiry,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ScanBody is the body of undo: the scan of the pack named in the path
+// (scan string, or lot and expiry).
+type ScanBody struct {
+	RequestID string   `json:"requestId,omitempty"`
+	Scan      string   `json:"scan,omitempty"`
+	Lot       string   `json:"lot,omitempty"`
+	Expiry    string   `json:"expiry,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+// DecommissionBody is ScanBody plus the reason.
+type DecommissionBody struct {
+	RequestID string       `json:"requestId,omitempty"`
+	Scan      string       `json:"scan,omitempty"`
+	Lot       string       `json:"lot,omitempty"`
+	Expiry    string       `json:"expiry,omitempty"`
+	Warnings  []string     `json:"warnings,omitempty"`
+	Reason    trace.Reason `json:"reason"`
+}
+
+// ReceiveBody is the body of a receipt.
+type ReceiveBody struct {
+	RequestID string          `json:"requestId,omitempty"`
+	Packs     []trace.PackRef `json:"packs,omitempty"`
+	SSCCs     []string        `json:"ssccs,omitempty"`
+	Warnings  []string        `json:"warnings,omitempty"`
+}
+
+// TransitionBody moves an anomaly.
+type TransitionBody struct {
+	RequestID string              `json:"requestId,omitempty"`
+	To        trace.AnomalyStatus `json:"to"`
+	Reason    trace.CloseReason   `json:"reason,omitempty"`
+	Comment   string              `json:"comment,omitempty"`
+}
+
+// CommentBody comments on an anomaly.
+type CommentBody struct {
+	RequestID string `json:"requestId,omitempty"`
+	Comment   string `json:"comment"`
+}
+
+// AnomalyList is one page of anomalies.
+type AnomalyList struct {
+	Items      []trace.Anomaly `json:"items"`
+	NextCursor string          `json:"nextCursor,omitempty"`
+}
+
+// AnomalyDetail is an anomaly with the chain of custody of its pack.
+type AnomalyDetail struct {
+	Anomaly  trace.Anomaly         `json:"anomaly"`
+	Timeline []readmodel.PackEvent `json:"timeline,omitempty"`
+}
+
+// TypeCount is a number of anomalies of one type.
+type TypeCount struct {
+	Type  trace.AnomalyCode `json:"type"`
+	Count int               `json:"count"`
+}
+
+// PerDayStats answers anomalies-per-day.
+type PerDayStats struct {
+	From   string               `json:"from"`
+	To     string               `json:"to"`
+	Days   []readmodel.DayCount `json:"days"`
+	ByType []TypeCount          `json:"byType"`
+}
+
+// PackStateStats answers packs-by-state.
+type PackStateStats struct {
+	States []readmodel.StateCount `json:"states"`
+}
+
+// LotRiskStats answers lots-at-risk.
+type LotRiskStats struct {
+	Lots []readmodel.LotRisk `json:"lots"`
+}
