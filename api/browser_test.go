@@ -15,7 +15,8 @@ package api_test
 // Against a running API (the real network behind it), set
 // PHARMATRACE_API_URL (e.g. http://127.0.0.1:8080) and
 // PHARMATRACE_API_TOKEN (a regulator's token); PHARMATRACE_CLONE_ID may
-// name the clone anomaly to open (default: the first new CLONE listed).
+// name the clone anomaly to open (default: the first new CLONE listed) and
+// PHARMATRACE_CLONE_GTIN its GTIN, to filter on.
 // Without PHARMATRACE_API_URL the test serves the API in-process on the
 // FAKE ledger (package ledgersim) with the demo flow — not the acceptance
 // run.
@@ -106,6 +107,20 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 			return os.WriteFile(p, png, 0o644)
 		})
 	}
+	// afterNav waits for sel once a click has started a navigation: while
+	// the page is being replaced, DevTools answers "Not attached to an
+	// active page", which is retried.
+	afterNav := func(sel string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for {
+				err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)))
+				if err == nil || !strings.Contains(err.Error(), "Not attached") || ctx.Err() != nil {
+					return err
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -120,7 +135,7 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), token),
 		chromedp.Click(chromedp.ID("login-submit")),
-		chromedp.WaitVisible(chromedp.ID("anomaly-table")),
+		afterNav("#anomaly-table"),
 		shot("dashboard-1-anomalies.png"),
 	)
 	if err != nil {
@@ -130,14 +145,33 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 		t.Fatalf("logged in as %q", who)
 	}
 
-	// Filter: new clones only.
-	err = chromedp.Do(ctx,
+	// Filter: new clones only (and, on a busy real ledger, of the
+	// scenario's GTIN, PHARMATRACE_CLONE_GTIN).
+	row := `tr[data-type="CLONE"]`
+	if cloneID != "" {
+		row = `tr[data-id="` + cloneID + `"]`
+	}
+	filter := []chromedp.Action[chromedp.Void]{
 		chromedp.SetValue(chromedp.ID("f-type"), "CLONE"),
 		chromedp.SetValue(chromedp.ID("f-status"), "new"),
+	}
+	if gtin := os.Getenv("PHARMATRACE_CLONE_GTIN"); gtin != "" {
+		filter = append(filter, chromedp.SetValue(chromedp.ID("f-gtin"), gtin))
+	}
+	err = chromedp.Do(ctx, append(filter,
 		chromedp.Click(chromedp.ID("f-apply")),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-type="CLONE"]`)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for { // the filtered page has loaded when the URL carries the filter
+				loc, err := chromedp.Location()(ctx, tg)
+				if err == nil && strings.Contains(loc, "type=CLONE") || ctx.Err() != nil {
+					return ctx.Err()
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}),
+		afterNav(row),
 		shot("dashboard-2-filtered.png"),
-	)
+	)...)
 	if err != nil {
 		t.Fatalf("filter: %v", err)
 	}
@@ -166,7 +200,7 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(sel)),
-		chromedp.WaitVisible(chromedp.ID("timeline")),
+		afterNav("#timeline"),
 		shot("dashboard-3-clone-detail.png"),
 	)
 	if err != nil {
@@ -181,7 +215,7 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`form.wf input[name="comment"]`), "browser test: investigating"),
 		chromedp.Click(chromedp.ID("to-investigating")),
-		chromedp.WaitVisible(chromedp.ID("flash")),
+		afterNav("#flash"),
 		shot("dashboard-4-investigating.png"),
 	)
 	if err != nil {
