@@ -179,6 +179,14 @@ func (l *Layout) ChaincodeNode(o *Org) Node {
 	return l.node("cc."+o.Key(), "chaincode", o.Key(), o.MSPID, o.ChaincodeServerPort)
 }
 
+// AppNodes returns the PharmaTrace processes started beside the network:
+// the API and the demo scanner station (and its simulated scanner).
+func (l *Layout) AppNodes() []Node {
+	api := l.node("api", "app", "", "", l.Apps.APIPort)
+	station := l.node("station", "app", "", "", l.Apps.StationPort)
+	return []Node{api, station}
+}
+
 // Nodes returns every process in start order.
 func (l *Layout) Nodes() []Node {
 	out := append(l.CANodes(), l.OrdererNodes()...)
@@ -186,7 +194,7 @@ func (l *Layout) Nodes() []Node {
 	for i := range l.Orgs {
 		out = append(out, l.ChaincodeNode(&l.Orgs[i]))
 	}
-	return out
+	return append(out, l.AppNodes()...)
 }
 
 // NodeByName finds a process by its unique name.

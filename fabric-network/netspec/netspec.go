@@ -26,6 +26,19 @@ type Spec struct {
 	Ordering   Ordering   `yaml:"ordering"`
 	OrdererOrg OrdererOrg `yaml:"ordererOrg"`
 	Orgs       []Org      `yaml:"orgs"`
+	// Apps are the PharmaTrace processes `make up` starts beside the
+	// network for a demo on this machine.
+	Apps Apps `yaml:"apps"`
+}
+
+// Apps places the API and the demo scanner station.
+type Apps struct {
+	// APIPort serves the API and the regulator dashboard.
+	APIPort int `yaml:"apiPort"`
+	// StationPort serves the demo station's status page and metrics.
+	StationPort int `yaml:"stationPort"`
+	// StationUser is the pharmacist ("Org/user") the demo station runs as.
+	StationUser string `yaml:"stationUser"`
 }
 
 // Chaincode names the chaincode definition committed on the channel.
@@ -194,6 +207,11 @@ func (s *Spec) Validate() error {
 		port(f+".port", o.Port)
 		port(f+".adminPort", o.AdminPort)
 		port(f+".opsPort", o.OpsPort)
+	}
+	port("apps.apiPort", s.Apps.APIPort)
+	port("apps.stationPort", s.Apps.StationPort)
+	if org, user, ok := strings.Cut(s.Apps.StationUser, "/"); !ok || org == "" || user == "" {
+		bad("apps.stationUser", "want <org>/<user>, got %q", s.Apps.StationUser)
 	}
 	if err := validUser("ordererOrg.admin", s.OrdererOrg.Admin, []string{"admin"}, false); err != nil {
 		errs = append(errs, err)

@@ -45,9 +45,11 @@ func main() {
 // network is the state one fabnet invocation works with.
 type network struct {
 	l            *netspec.Layout
+	specPath     string
 	binDir       string
 	sampleConfig string
 	builderDir   string
+	noApps       bool
 }
 
 func (n *network) bin(name string) string { return filepath.Join(n.binDir, name) }
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	binDir := fs.String("bin", envOr("PHARMATRACE_BIN_DIR", "bin"), "`directory` of the Fabric and PharmaTrace binaries")
 	builder := fs.String("builder", "fabric-network/builders/ccaas", "external chaincode builder `directory` (holds bin/detect, build, release)")
 	verbose := fs.Bool("v", false, "log every step")
+	noApps := fs.Bool("no-apps", false, "up: start the Fabric network only, not the API and the demo station")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +88,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	bd, _ := filepath.Abs(*binDir)
 	bld, _ := filepath.Abs(*builder)
-	n := &network{l: l, binDir: bd, sampleConfig: filepath.Join(bd, "fabric-config"), builderDir: bld}
+	sp, _ := filepath.Abs(*specPath)
+	n := &network{l: l, specPath: sp, binDir: bd, sampleConfig: filepath.Join(bd, "fabric-config"), builderDir: bld}
+	n.noApps = *noApps
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "up":
@@ -257,6 +262,16 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 		n.l.Chaincode.Name, n.l.Chaincode.Version, n.l.Channel)
 	fmt.Fprintf(stdout, "smoke transaction committed and read back through the Fabric Gateway in %s\n", took.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "network description: %s\nlogs: %s\n", filepath.Join(n.l.Dir, "network.json"), filepath.Join(n.l.Dir, "logs"))
+	if n.noApps {
+		return nil
+	}
+	done = step("apps")
+	tokens, frames, err := n.startApps(ctx)
+	if err != nil {
+		return err
+	}
+	done()
+	n.printWhere(stdout, tokens, frames)
 	return nil
 }
 
@@ -294,7 +309,7 @@ func (n *network) writeRuntime() error {
 // orderers, then CAs; each group in parallel.
 func (n *network) down() error {
 	var errs []error
-	for _, kind := range []string{"chaincode", "peer", "orderer", "ca"} {
+	for _, kind := range []string{"app", "chaincode", "peer", "orderer", "ca"} {
 		var group []netspec.Node
 		for _, nd := range n.l.Nodes() {
 			if nd.Kind == kind {
@@ -345,6 +360,12 @@ func (n *network) control(ctx context.Context, cmd, name string) error {
 }
 
 func (n *network) procFor(nd netspec.Node) (proc, error) {
+	switch {
+	case nd.Name == "api":
+		return n.apiProc(nd), nil
+	case nd.Name == "station":
+		return n.stationProc(nd), nil
+	}
 	switch nd.Kind {
 	case "orderer":
 		return n.ordererProc(nd), nil
