@@ -5,5 +5,6 @@ var scenarios = []scenario{
 	{"baseline", baseline},
 	{"dispense", dispense},
 	{"bulk", bulk},
+	{"api", apiVerify},
 	{"agent", scanToVerdict},
 }
