@@ -80,6 +80,9 @@ func (r *Report) Markdown() string {
 			met = map[bool]string{true: "yes", false: "**no**"}[*fig.Met]
 		}
 		v := fmt.Sprintf("%.1f %s", fig.Value, fig.Unit)
+		if fig.Value < 10 {
+			v = fmt.Sprintf("%.2f %s", fig.Value, fig.Unit)
+		}
 		if fig.Value >= 100 {
 			v = fmt.Sprintf("%.0f %s", fig.Value, fig.Unit)
 		}

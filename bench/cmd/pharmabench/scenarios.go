@@ -7,4 +7,5 @@ var scenarios = []scenario{
 	{"bulk", bulk},
 	{"api", apiVerify},
 	{"agent", scanToVerdict},
+	{"gs1", gs1Micro},
 }
