@@ -283,7 +283,8 @@ func shipAndReceive(ctx context.Context, from, to *gateway.Client, dest trace.Pa
 		if !sh.OK() {
 			return fmt.Errorf("ship: %s %s", sh.Code, sh.Message)
 		}
-		rc, err := to.Receive(ctx, trace.ReceiveRequest{RequestHeader: hdr(), ShipmentID: asn, Packs: refs})
+		req := trace.ReceiveRequest{RequestHeader: hdr(), ShipmentID: asn, Packs: refs}
+		rc, err := gateway.AwaitVisible(ctx, 10*time.Second, func(ctx context.Context) (*trace.ReceiveResult, error) { return to.Receive(ctx, req) })
 		if err != nil {
 			return err
 		}

@@ -191,15 +191,9 @@ func (n *network) seedStation(ctx context.Context) (string, error) {
 	if _, err := mfr.Ship(ctx, trace.ShipRequest{RequestHeader: id("ship"), ShipmentID: asn, To: trace.Party{MSP: site.MSPID, GLN: site.GLN}, Packs: refs}); err != nil {
 		return "", fmt.Errorf("seed demo shipment: %w", err)
 	}
-	var rerr error
-	for range 50 { // the pharmacy's peer may commit the shipment's block a moment later
-		if _, rerr = ph.Receive(ctx, trace.ReceiveRequest{RequestHeader: id("receive"), ShipmentID: asn, Packs: refs}); rerr == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if rerr != nil {
-		return "", fmt.Errorf("seed demo receipt: %w", rerr)
+	receive := trace.ReceiveRequest{RequestHeader: id("receive"), ShipmentID: asn, Packs: refs}
+	if _, err := gateway.AwaitVisible(ctx, 10*time.Second, func(ctx context.Context) (*trace.ReceiveResult, error) { return ph.Receive(ctx, receive) }); err != nil {
+		return "", fmt.Errorf("seed demo receipt: %w", err)
 	}
 
 	gc, err := fabconn.GatewayConfig(n.l, org, user)
