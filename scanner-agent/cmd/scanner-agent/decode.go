@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/gs1"
+	"github.com/pharmatrace/pharmatrace/scanner-agent/station"
 )
 
 const decodeUsage = `usage: scanner-agent decode [-gs-substitute C] [-now YYYY-MM-DD]
@@ -61,7 +61,7 @@ func runDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	var p gs1.Parser
 	if *gsSub != "" {
-		c, err := parseSubstitute(*gsSub)
+		c, err := station.ParseGSSubstitute(*gsSub)
 		if err != nil {
 			fmt.Fprintf(stderr, "decode: -gs-substitute: %v\n", err)
 			return errUsage
@@ -77,23 +77,6 @@ func runDecode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		p.Now = func() time.Time { return t }
 	}
 	return decodeStream(ctx, &p, stdin, stdout)
-}
-
-// parseSubstitute parses the -gs-substitute value.
-func parseSubstitute(s string) (byte, error) {
-	switch {
-	case len(s) == 1:
-		return s[0], nil
-	case len(s) == 2 && s[0] == '^' && s[1] >= '@' && s[1] <= '_':
-		return s[1] - '@', nil
-	case len(s) == 4 && (strings.HasPrefix(s, `\x`) || strings.HasPrefix(s, "0x")):
-		v, err := strconv.ParseUint(s[2:], 16, 8)
-		if err != nil {
-			return 0, fmt.Errorf("bad hex escape %q", s)
-		}
-		return byte(v), nil
-	}
-	return 0, fmt.Errorf("want one character, ^X or \\xHH, got %q", s)
 }
 
 type aiJSON struct {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/pharmatrace/pharmatrace/scanner-agent/station"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -139,13 +141,13 @@ func TestDecodeErrorsAndUsage(t *testing.T) {
 
 func TestParseSubstitute(t *testing.T) {
 	for in, want := range map[string]byte{"~": '~', "|": '|', "^]": 0x1d, "^\\": 0x1c, `\x7e`: '~', "0x1E": 0x1e} {
-		if got, err := parseSubstitute(in); err != nil || got != want {
-			t.Errorf("parseSubstitute(%q) = %#x, %v; want %#x", in, got, err, want)
+		if got, err := station.ParseGSSubstitute(in); err != nil || got != want {
+			t.Errorf("ParseGSSubstitute(%q) = %#x, %v; want %#x", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "ab", "^a", `\xZZ`, "0x1", "~~~~"} {
-		if _, err := parseSubstitute(in); err == nil {
-			t.Errorf("parseSubstitute(%q) succeeded", in)
+		if _, err := station.ParseGSSubstitute(in); err == nil {
+			t.Errorf("ParseGSSubstitute(%q) succeeded", in)
 		}
 	}
 }
