@@ -89,10 +89,19 @@ type Config struct {
 type Station struct {
 	cfg Config
 
-	mu     sync.Mutex
-	shown  map[outbox.ScanID]Verdict // what the counter was told, until the scan is final
-	recent []Line
-	sem    chan struct{}
+	mu       sync.Mutex
+	shown    map[outbox.ScanID]Verdict // what the counter was told, until the scan is final
+	recent   []Line
+	prefetch map[string][]*query // verify queries started at decode time, by payload, oldest first
+	sem      chan struct{}       // bounds prefetch queries
+	queries  chan struct{}       // bounds the verdicts' own queries
+}
+
+// query is a ledger verification under way.
+type query struct {
+	done chan struct{}
+	v    *trace.VerifyResult
+	err  error
 }
 
 // New returns a station; the config's Ledger, Out and Mode are required.
@@ -117,7 +126,8 @@ func New(cfg Config) (*Station, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Station{cfg: cfg, shown: map[outbox.ScanID]Verdict{}, sem: make(chan struct{}, 8)}, nil
+	return &Station{cfg: cfg, shown: map[outbox.ScanID]Verdict{}, prefetch: map[string][]*query{},
+		sem: make(chan struct{}, 8), queries: make(chan struct{}, 8)}, nil
 }
 
 // Decode is the intake's decoder: a scanner frame → the trace.Scan JSON
@@ -176,6 +186,56 @@ func (s *Station) Recent() []Line {
 	return append([]Line(nil), s.recent...)
 }
 
+// Prefetch is the intake's OnDecoded hook: the verification query of a
+// decoded scan starts at once, in parallel with its fsync into the
+// outbox; the verdict still waits for OnStored. It never blocks: when
+// eight queries are already under way, the verdict queries by itself.
+func (s *Station) Prefetch(payload []byte) {
+	var scan trace.Scan
+	if json.Unmarshal(payload, &scan) != nil {
+		return
+	}
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		return
+	}
+	q := &query{done: make(chan struct{})}
+	s.mu.Lock()
+	s.prefetch[string(payload)] = append(s.prefetch[string(payload)], q)
+	s.mu.Unlock()
+	go func() {
+		defer func() { <-s.sem }()
+		defer close(q.done)
+		q.v, q.err = s.verify(scan)
+	}()
+}
+
+// takePrefetch returns the oldest query started for payload, if any.
+func (s *Station) takePrefetch(payload []byte) *query {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	qs := s.prefetch[string(payload)]
+	if len(qs) == 0 {
+		return nil
+	}
+	if len(qs) == 1 {
+		delete(s.prefetch, string(payload))
+	} else {
+		s.prefetch[string(payload)] = qs[1:]
+	}
+	return qs[0]
+}
+
+func (s *Station) verify(scan trace.Scan) (*trace.VerifyResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.VerifyTimeout)
+	defer cancel()
+	start := time.Now()
+	v, err := s.cfg.Ledger.Verify(ctx, trace.VerifyRequest{Scan: scan})
+	s.cfg.Metrics.observeVerify(time.Since(start), err)
+	return v, err
+}
+
 // OnStored is the intake's hook: for a stored scan, the immediate verdict
 // (a query, never a write); for a rejected frame, the scanner fault and
 // its fix. It returns at once; the verdict follows within milliseconds.
@@ -185,11 +245,7 @@ func (s *Station) OnStored(r outbox.Record) {
 		s.refuse(r.Scanner)
 		return
 	}
-	s.sem <- struct{}{}
-	go func() {
-		defer func() { <-s.sem }()
-		s.verdict(r)
-	}()
+	go s.verdict(r)
 }
 
 func (s *Station) verdict(r outbox.Record) {
@@ -198,11 +254,16 @@ func (s *Station) verdict(r outbox.Record) {
 		s.show(Line{ScanID: string(r.ID), Verdict: VerdictFault, Text: "stored scan unreadable: " + err.Error()})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.VerifyTimeout)
-	defer cancel()
-	start := time.Now()
-	v, err := s.cfg.Ledger.Verify(ctx, trace.VerifyRequest{Scan: scan})
-	s.cfg.Metrics.observeVerify(time.Since(start), err)
+	var v *trace.VerifyResult
+	var err error
+	if q := s.takePrefetch(r.Payload); q != nil {
+		<-q.done
+		v, err = q.v, q.err
+	} else {
+		s.queries <- struct{}{}
+		v, err = s.verify(scan)
+		<-s.queries
+	}
 	switch {
 	case err != nil && errors.Is(err, gateway.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 		s.show(Line{ScanID: string(r.ID), Verdict: VerdictQueued, Text: "queued (offline): the ledger is unreachable; the scan is kept and will be recorded when it is back"})

@@ -177,3 +177,21 @@ func TestRejectedFrameIsAScannerFault(t *testing.T) {
 		t.Fatalf("line %q, refused %d", out.String(), *refused)
 	}
 }
+
+func TestPrefetchedQueryServesTheVerdict(t *testing.T) {
+	l := &fakeLedger{verify: trace.Accepted("ok")}
+	s, out, _ := newStation(t, station.ModeDispense, l)
+	r := record(t, "st1-pre")
+	s.Prefetch(r.Payload)
+	s.verdict(r)
+	if !strings.Contains(out.String(), " OK ") {
+		t.Fatalf("verdict %q", out)
+	}
+	if n := len(l.calls); n != 1 {
+		t.Fatalf("%d ledger calls %v: the verdict must reuse the query started at decode time", n, l.calls)
+	}
+	s.verdict(record(t, "st1-again")) // nothing prefetched: it queries by itself
+	if n := len(l.calls); n != 2 {
+		t.Fatalf("%d ledger calls, want 2", n)
+	}
+}

@@ -46,6 +46,11 @@ type Options struct {
 	// in order — the place for live feedback at the counter (e.g. ask the
 	// ledger at once in dispense mode, beep on a rejected frame).
 	OnStored func(outbox.Record)
+	// OnDecoded, if set, is called with a frame's payload as soon as it is
+	// decoded, before it is stored (it must not block): a station starts
+	// its ledger query then, and shows the verdict once OnStored says the
+	// scan is durable.
+	OnDecoded func(payload []byte)
 	// RetryBackoff is the wait between attempts when an append fails
 	// (disk full, I/O error); the batch is held, never dropped. Default
 	// 100ms, doubling to 5s.
@@ -143,6 +148,9 @@ func Run(ctx context.Context, frames <-chan serialscan.Frame, q *outbox.Queue, d
 				e.Invalid = err.Error()
 			} else {
 				e.Payload = payload
+				if o.OnDecoded != nil {
+					o.OnDecoded(payload)
+				}
 			}
 			entries = append(entries, e)
 		}

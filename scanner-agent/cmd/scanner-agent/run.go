@@ -185,7 +185,7 @@ func serve(ctx context.Context, cfg *station.Config, stdout io.Writer, log *slog
 		}
 	}()
 	log.Info("station running", "mode", cfg.Mode, "gln", cfg.GLN, "scanners", len(list), "queue", cfg.Queue.Path)
-	err = intake.Serve(ctx, list, q, counter.Decode, intake.Options{Registerer: reg, Logger: log, OnStored: st.OnStored}, 0)
+	err = intake.Serve(ctx, list, q, counter.Decode, intake.Options{Registerer: reg, Logger: log, OnStored: st.OnStored, OnDecoded: st.Prefetch}, 0)
 
 	drain(q, drainTimeout, log)
 	stopDeliver()
