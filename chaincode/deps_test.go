@@ -8,7 +8,7 @@ import (
 
 // TestDependencies proves that the chaincode and its server binary depend
 // only on the contract API, the shim (with its protobuf/gRPC stack) and pure
-// packages, and that trace uses the standard library only.
+// packages, and that trace and pprofsrv use the standard library only.
 func TestDependencies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -19,7 +19,7 @@ func TestDependencies(t *testing.T) {
 		"github.com/labstack/echo", "go.bug.st/serial", "github.com/prometheus",
 		"github.com/hyperledger/fabric-gateway", mod+"/gs1", mod+"/chaincode/internal/ledgertest")
 	deptest.AllowModules(t, cc,
-		mod+"/chaincode", mod+"/trace",
+		mod+"/chaincode", mod+"/trace", mod+"/internal/pprofsrv",
 		// contract API and its JSON-schema/metadata stack
 		"github.com/hyperledger/fabric-contract-api-go", "github.com/go-openapi", "github.com/xeipuuv", "go.yaml.in/yaml",
 		// shim and the protocol it speaks
@@ -27,4 +27,5 @@ func TestDependencies(t *testing.T) {
 		"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto", "golang.org/x/net", "golang.org/x/sys", "golang.org/x/text",
 	)
 	deptest.OnlyStandard(t, deptest.Deps(t, mod+"/trace"), mod+"/trace")
+	deptest.OnlyStandard(t, deptest.Deps(t, mod+"/internal/pprofsrv"), mod+"/internal/pprofsrv")
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/pharmatrace/pharmatrace/api/db"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+	"github.com/pharmatrace/pharmatrace/internal/pprofsrv"
 )
 
 func main() {
@@ -235,6 +236,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.St
 	srv, err := api.New(c.api, api.Deps{Ledgers: be.Ledgers, Tokens: tokens, Read: store, Uploads: uploads, Registry: reg}, api.WithLogger(log))
 	if err != nil {
 		return err
+	}
+	if pa := os.Getenv("PHARMATRACE_API_PPROF_ADDRESS"); pa != "" {
+		if err := pprofsrv.Serve(ctx, pa, log); err != nil {
+			return fmt.Errorf("PHARMATRACE_API_PPROF_ADDRESS: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {

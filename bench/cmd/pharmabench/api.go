@@ -51,8 +51,14 @@ func apiVerify(ctx context.Context, e *env) ([]bench.Figure, error) {
 	addr := l.Addr().String()
 	l.Close()
 	bin := filepath.Join(filepath.Dir(os.Args[0]), "pharmatrace-api")
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr := pl.Addr().String()
+	pl.Close()
 	env := append(os.Environ(), "PHARMATRACE_API_DB="+filepath.Join(dir, "api.db"), "PHARMATRACE_RUN_DIR="+e.l.Dir,
-		"PHARMATRACE_API_ADDR="+addr, "PHARMATRACE_API_LOG_LEVEL=warn")
+		"PHARMATRACE_API_ADDR="+addr, "PHARMATRACE_API_LOG_LEVEL=warn", "PHARMATRACE_API_PPROF_ADDRESS="+pprofAddr)
 	tc := exec.CommandContext(ctx, bin, "token", "create", "-user", "Pharmacy/pharm-central")
 	tc.Env = env
 	tok, err := tc.Output()
@@ -102,9 +108,13 @@ func apiVerify(ctx context.Context, e *env) ([]bench.Figure, error) {
 	if e.quick {
 		d = 8 * time.Second
 	}
+	profile := e.profile(ctx, pprofAddr, "api-verify.pprof")
 	r := bench.ClosedLoop(ctx, counters, d, func(ctx context.Context, client, seq int) error {
 		return verify(ctx, serials[(client*31+seq)%len(serials)])
 	})
+	if err := profile(); err != nil {
+		e.log.Warn("API profile", "err", err)
+	}
 	if r.OK == 0 {
 		return nil, fmt.Errorf("no verify succeeded: %v", r.FirstErr)
 	}

@@ -295,17 +295,21 @@ func shipAndReceive(ctx context.Context, from, to *gateway.Client, dest trace.Pa
 	return nil
 }
 
-// profileChaincode starts a CPU profile of org's chaincode server; the
-// returned func stops waiting for it and saves it beside the results.
+// profileChaincode starts a CPU profile of org's chaincode server.
 func (e *env) profileChaincode(ctx context.Context, org, scenario string) func() error {
 	o, ok := e.l.Org(org)
 	if !ok {
 		return func() error { return fmt.Errorf("no org %s", org) }
 	}
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", e.l.Addr(o.ChaincodeServerPort+1), 8)
+	return e.profile(ctx, e.l.Addr(o.ChaincodeServerPort+1), fmt.Sprintf("chaincode-%s-%s.pprof", o.Key(), scenario))
+}
+
+// profile starts an 8-second CPU profile from the pprof server at addr;
+// the returned func waits for it and saves it as name beside the results.
+func (e *env) profile(ctx context.Context, addr, name string) func() error {
 	done := make(chan error, 1)
 	go func() {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds=8", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			done <- err
@@ -316,7 +320,7 @@ func (e *env) profileChaincode(ctx context.Context, org, scenario string) func()
 			done <- err
 			return
 		}
-		f, err := os.Create(filepath.Join(e.out, fmt.Sprintf("chaincode-%s-%s.pprof", o.Key(), scenario)))
+		f, err := os.Create(filepath.Join(e.out, name))
 		if err != nil {
 			done <- err
 			return

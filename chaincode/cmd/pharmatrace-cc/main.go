@@ -24,17 +24,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 
 	"github.com/pharmatrace/pharmatrace/chaincode"
+	"github.com/pharmatrace/pharmatrace/internal/pprofsrv"
 )
 
 func main() {
@@ -68,8 +65,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		return err
 	}
 	if pa := getenv("CHAINCODE_PPROF_ADDRESS"); pa != "" {
-		if err := servePprof(ctx, pa, log); err != nil {
-			return err
+		if err := pprofsrv.Serve(ctx, pa, log); err != nil {
+			return fmt.Errorf("CHAINCODE_PPROF_ADDRESS: %w", err)
 		}
 	}
 	srv := &shim.ChaincodeServer{CCID: id, Address: addr, CC: cc, TLSProps: tlsProps}
@@ -110,34 +107,4 @@ func loadTLS(getenv func(string) string) (shim.TLSProperties, error) {
 		*f.dst = b
 	}
 	return p, nil
-}
-
-// servePprof serves the runtime profiles on a loopback address only.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("CHAINCODE_PPROF_ADDRESS: %w", err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("CHAINCODE_PPROF_ADDRESS: %q is not a loopback address", addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("CHAINCODE_PPROF_ADDRESS: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("pprof server", "err", err)
-		}
-	}()
-	log.Info("pprof listening", "addr", addr)
-	return nil
 }
