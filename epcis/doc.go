@@ -1,0 +1,117 @@
+// Package epcis is PharmaTrace's pure GS1 EPCIS 2.0 interoperability core:
+// export of ledger events as EPCIS 2.0 JSON-LD documents, import of EPCIS
+// documents as planned ledger requests, the canonical EPCIS event hash, and
+// the suspect-product report. It does no I/O beyond the readers and writers
+// it is given and imports only the standard library and PharmaTrace's trace
+// and gs1 packages.
+//
+// # Export
+//
+// Encoder (or Export) turns trace.Event values, in the order given, into
+// one EPCISDocument with the standard @context, written as a stream
+// (header, one event at a time, footer), so documents of any size use
+// constant memory. Options choose SGTIN EPC URIs or GS1 Digital Link URIs
+// for packs (EPCForm), the GS1 Company Prefix length of each key
+// (CompanyPrefixLen; DefaultCompanyPrefixLen = 7 otherwise), a pack filter
+// (Packs for a pack or a shipment's packs, Lot for a lot, or any func), a
+// time range and ledger references. One ledger transaction yields at most
+// one EPCIS event, listing all its packs that pass the filter; refused
+// transactions and transactions that move no pack yield none. eventTime is
+// the transaction timestamp (UTC, milliseconds), eventTimeZoneOffset
+// "+00:00", and eventID the canonical event hash of the event as written.
+// readPoint and bizLocation are the SGLN (extension 0) of the acting site's
+// GLN; a party in sourceList/destinationList appears as owning_party (its
+// GLN as PGLN) and location (the same GLN as SGLN). A shipment is
+// referenced in bizTransactionList as type desadv with the URN
+// urn:pharmatrace:shipment:{shipment ID} (ShipmentURNPrefix).
+//
+//	Transaction        EPCIS event       action   bizStep          disposition
+//	CommissionPacks    ObjectEvent       ADD      commissioning    active       ilmd cbvmda:lotNumber, cbvmda:itemExpirationDate (YYYY-MM-DD)
+//	Aggregate          AggregationEvent  ADD      packing          in_progress  parentID = SSCC, childEPCs = packs
+//	Ship               ObjectEvent       OBSERVE  shipping         in_transit   epcList = SSCCs + loose packs; source/destination; desadv
+//	Receive            ObjectEvent       OBSERVE  receiving        in_progress  packs received; source = shipper, destination = receiver
+//	Dispense           ObjectEvent       OBSERVE  dispensing       dispensed
+//	Decommission
+//	  destroyed        ObjectEvent       DELETE   destroying       destroyed
+//	  stolen           ObjectEvent       OBSERVE  decommissioning  stolen
+//	  exported, sample, free_sample, locked, checked_out
+//	                   ObjectEvent       OBSERVE  decommissioning  inactive
+//	Undo               ObjectEvent       OBSERVE  stocking         active
+//
+// Decommission events carry the EU reason in the user extension
+// pharmatrace:decommissionReason (namespace urn:pharmatrace:epcis:), since
+// CBV has no disposition per EU reason; with Options.LedgerRefs every event
+// also carries pharmatrace:transaction and pharmatrace:txId. Only destroying
+// uses action DELETE: the other EU decommissionings are reversible (Undo),
+// so the EPC stays alive (OBSERVE) and the disposition says inactive. CBV
+// has no re-activation step; Undo is exported as stocking/active (the pack
+// returns to saleable stock). Lot transactions (release, recall,
+// withdrawal), scans and anomaly workflow are not exported; the ledger has
+// no unpacking transaction (shipping a pack loose breaks its case without a
+// record of the case), so no unpacking events are written.
+//
+// # Import
+//
+// Reader decodes an EPCIS 2.0 JSON or JSON-LD document with json.Decoder
+// tokens: it walks to epcisBody.eventList and decodes one event at a time,
+// so documents of 100,000+ events never sit in memory. Each event becomes a
+// Planned value: its canonical hash ID and either ledger writes (Ops) or a
+// Rejection with the reason. ObjectEvent ADD commissioning becomes one
+// trace.CommissionPacksRequest per GTIN (lot from ilmd cbvmda:lotNumber,
+// expiry from cbvmda:itemExpirationDate, or AI 10/17 of Digital Link
+// URIs), split every ImportOptions.MaxSerials serials; ObjectEvent OBSERVE
+// shipping becomes a trace.ShipRequest (packs and SSCCs; destination from
+// destinationList: the location's GLN, MSP through ImportOptions.LookupGLN;
+// the shipment ID from an urn:pharmatrace:shipment: business transaction,
+// else the request ID); AggregationEvent ADD packing becomes a
+// trace.AggregateRequest. The request ID is RequestID(eventID): "ev:" and
+// the first 40 hex digits of the event hash, with ".1", ".2"... appended
+// when an event needs several writes, so importing the same document twice
+// sends the same requests and the ledger answers the second time with the
+// original outcomes. Everything else (other business steps, class-level
+// quantities, unpacking, nested aggregation, error declarations, sensor
+// events...) is rejected with a reason, never dropped silently. Report
+// collects applied, skipped and rejected events while the caller applies
+// the plans.
+//
+// # Canonical event hash
+//
+// Context.EventID computes the EPCIS Event Hash ID of CBV 2.0 ("Canonical
+// event hash"), ni:///sha-256;{hex}?ver=CBV2.0, from a pre-hash string
+// (Context.PreHash): the event type, the standard fields in the canonical
+// property order, then ILMD and user extensions, all sorted where the
+// algorithm sorts, with timestamps in UTC at millisecond precision, bare
+// CBV values and CBV 1.x URNs as CBV Web URIs, numbers without trailing
+// zeros, and every EPC URI or GS1 Digital Link URI in constrained canonical
+// Digital Link form. The tests check it against the examples published
+// with the reference implementation (github.com/RalphTro/epcis-event-hash-
+// generator); see testdata/eventhash/SOURCES.md. Where the algorithm text
+// and the reference implementation differ, the published examples decide
+// (a business transaction's or source's type precedes its value; sensor
+// elements carry no "sensorElementList" label; cbvmda keys hash under the
+// XML namespace urn:epcglobal:cbv:mda unless the document's own @context
+// redefines the prefix). Known deviations from the reference
+// implementation, none of which affects the events PharmaTrace exports or
+// imports: bare CBV values are expanded only in the fields the EPCIS
+// context types as vocabulary (the reference expands any matching string);
+// a timestamp with an exact half millisecond is rounded up as the algorithm
+// text says (the reference rounds half to even); user extensions nested in
+// sensor elements stay with their element (algorithm rule 21); JSON null
+// contributes the bare key.
+//
+// # Suspect-product report
+//
+// BuildSuspectReport assembles, from an anomaly, the pack, its history and
+// its product, the content of an FDA Form 3911 notification (or EU alert to
+// the marketing authorisation holder): the pack's identifiers (GTIN, NDC
+// when the GTIN carries one, serial, lot, expiry, SGTIN, Digital Link), the
+// chain of custody, the anomaly's evidence and workflow, and the problem
+// type derived from the anomaly (ProblemType). RenderHTML prints it as a
+// self-contained HTML page.
+//
+// # Identifiers
+//
+// SGTIN, SGLN, PGLN and SSCC build EPC URIs from GS1 keys given the company
+// prefix length; ParseSGLN, ParsePGLN and ParseSSCC read them back;
+// DigitalLinkSGTIN builds the Digital Link URI of a pack.
+package epcis

@@ -1,0 +1,576 @@
+package epcis
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// ImportOptions configure the planning of imported events.
+type ImportOptions struct {
+	// LookupGLN resolves a destination GLN (site or party) to the MSP ID
+	// of the PharmaTrace organisation there. Shipping events need it.
+	LookupGLN func(gln string) (msp string, ok bool)
+	// MaxSerials caps the serials of one CommissionPacksRequest; a larger
+	// commissioning event is split into several requests (default
+	// trace.DefaultMaxCommission).
+	MaxSerials int
+}
+
+// Op is one ledger write planned for an imported event.
+type Op struct {
+	// Transaction is the chaincode transaction: trace.TxCommissionPacks,
+	// trace.TxShip or trace.TxAggregate.
+	Transaction string
+	// Request is *trace.CommissionPacksRequest, *trace.ShipRequest or
+	// *trace.AggregateRequest; it has passed Validate.
+	Request trace.WriteRequest
+}
+
+// Rejection explains why an imported event is not applied.
+type Rejection struct {
+	EventIndex int    `json:"eventIndex"`
+	EventID    string `json:"eventId,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+func (r *Rejection) Error() string {
+	return fmt.Sprintf("event %d (%s): %s", r.EventIndex, r.EventID, r.Reason)
+}
+
+// Planned is the plan for one imported event: the ledger writes that apply
+// it (in order), or its rejection.
+type Planned struct {
+	// Index is the event's position in epcisBody.eventList, from 0.
+	Index int
+	// EventID is the event's canonical hash ID (computed, whatever eventID
+	// the document declares).
+	EventID string
+	// Type, Action and BizStep describe the event (BizStep as a bare CBV
+	// term when it is one).
+	Type, Action, BizStep string
+	Ops                   []Op
+	Rejection             *Rejection
+}
+
+// RequestIDs returns the request IDs of the planned writes.
+func (p *Planned) RequestIDs() []string {
+	ids := make([]string, len(p.Ops))
+	for i, op := range p.Ops {
+		ids[i] = op.Request.ID()
+	}
+	return ids
+}
+
+// Reader decodes an EPCIS 2.0 JSON or JSON-LD document (EPCISDocument, or
+// EPCISQueryDocument with epcisBody.queryResults.resultsBody.eventList) as a
+// stream: the events of epcisBody.eventList are decoded one at a time, so a
+// document of any size is read in constant memory. The @context must come
+// before epcisBody (it always does in practice) for its prefixes to be used
+// in event hashes.
+type Reader struct {
+	dec    *json.Decoder
+	opt    ImportOptions
+	ctx    *Context
+	index  int
+	open   int  // JSON objects open around the event list
+	inList bool // positioned inside the event list
+	done   bool
+	err    error
+}
+
+// NewReader returns a reader of the document r.
+func NewReader(r io.Reader, opt ImportOptions) *Reader {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if opt.MaxSerials <= 0 {
+		opt.MaxSerials = trace.DefaultMaxCommission
+	}
+	return &Reader{dec: dec, opt: opt, ctx: DefaultContext()}
+}
+
+func (r *Reader) fail(format string, args ...any) error {
+	r.err = fmt.Errorf("epcis: document at byte %d: %s", r.dec.InputOffset(), fmt.Sprintf(format, args...))
+	return r.err
+}
+
+func (r *Reader) delim(want json.Delim, what string) error {
+	t, err := r.dec.Token()
+	if err != nil {
+		return r.fail("%s: %v", what, err)
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return r.fail("%s: expected %q, found %v", what, string(want), t)
+	}
+	return nil
+}
+
+func (r *Reader) key() (string, bool, error) {
+	if !r.dec.More() {
+		if _, err := r.dec.Token(); err != nil { // the closing '}'
+			return "", false, r.fail("%v", err)
+		}
+		return "", false, nil
+	}
+	t, err := r.dec.Token()
+	if err != nil {
+		return "", false, r.fail("%v", err)
+	}
+	k, _ := t.(string)
+	return k, true, nil
+}
+
+func (r *Reader) skip() error {
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		return r.fail("%v", err)
+	}
+	return nil
+}
+
+// start walks to the event list.
+func (r *Reader) start() error {
+	if err := r.delim('{', "an EPCIS document is a JSON object"); err != nil {
+		return err
+	}
+	r.open = 1
+	for {
+		k, ok, err := r.key()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.fail("the document has no epcisBody.eventList")
+		}
+		switch k {
+		case "@context":
+			var v any
+			if err := r.dec.Decode(&v); err != nil {
+				return r.fail("@context: %v", err)
+			}
+			r.ctx = NewContext(v)
+		case "type":
+			var v any
+			if err := r.dec.Decode(&v); err != nil {
+				return r.fail("type: %v", err)
+			}
+			if s, _ := v.(string); s != "EPCISDocument" && s != "EPCISQueryDocument" {
+				return r.fail("type is %v, not EPCISDocument or EPCISQueryDocument", v)
+			}
+		case "epcisBody":
+			return r.body()
+		default:
+			if err := r.skip(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// body walks from epcisBody to its eventList (directly or under
+// queryResults.resultsBody).
+func (r *Reader) body() error {
+	if err := r.delim('{', "epcisBody"); err != nil {
+		return err
+	}
+	r.open++
+	for {
+		k, ok, err := r.key()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.fail("epcisBody has no eventList")
+		}
+		switch k {
+		case "eventList":
+			if err := r.delim('[', "epcisBody.eventList"); err != nil {
+				return err
+			}
+			r.inList = true
+			return nil
+		case "queryResults", "resultsBody":
+			if err := r.delim('{', "epcisBody."+k); err != nil {
+				return err
+			}
+			r.open++
+		default:
+			if err := r.skip(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// finish reads past the event list to the end of the document.
+func (r *Reader) finish() error {
+	for ; r.open > 0; r.open-- {
+		for {
+			_, ok, err := r.key()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if err := r.skip(); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := r.dec.Token(); err != io.EOF {
+		return r.fail("unexpected data after the document")
+	}
+	return nil
+}
+
+// Next returns the plan of the next event, or io.EOF after the last one.
+// Events that cannot be applied come back with a Rejection, not an error;
+// an error means the document itself is malformed (it is sticky).
+func (r *Reader) Next() (Planned, error) {
+	if r.err != nil {
+		return Planned{}, r.err
+	}
+	if r.done {
+		return Planned{}, io.EOF
+	}
+	if !r.inList {
+		if err := r.start(); err != nil {
+			return Planned{}, err
+		}
+	}
+	if !r.dec.More() {
+		if _, err := r.dec.Token(); err != nil { // ']'
+			return Planned{}, r.fail("eventList: %v", err)
+		}
+		r.inList = false
+		if err := r.finish(); err != nil {
+			return Planned{}, err
+		}
+		r.done = true
+		return Planned{}, io.EOF
+	}
+	var raw any
+	if err := r.dec.Decode(&raw); err != nil {
+		return Planned{}, r.fail("eventList[%d]: %v", r.index, err)
+	}
+	i := r.index
+	r.index++
+	ev, ok := raw.(map[string]any)
+	if !ok {
+		return Planned{Index: i, Rejection: &Rejection{EventIndex: i, Reason: "the event is not a JSON object"}}, nil
+	}
+	return r.plan(i, ev), nil
+}
+
+// Context returns the hash context read from the document's @context.
+func (r *Reader) Context() *Context { return r.ctx }
+
+func str(v any) string { s, _ := v.(string); return strings.TrimSpace(s) }
+
+func (r *Reader) plan(i int, ev map[string]any) Planned {
+	p := Planned{Index: i, Type: str(ev["type"]), Action: str(ev["action"])}
+	p.BizStep, _ = bizSteps.bare(str(ev["bizStep"]), "bizstep")
+	reject := func(format string, args ...any) Planned {
+		p.Ops = nil
+		p.Rejection = &Rejection{EventIndex: i, EventID: p.EventID, Reason: fmt.Sprintf(format, args...)}
+		return p
+	}
+	id, _, err := r.ctx.EventID(ev)
+	if err != nil {
+		return reject("%v", err)
+	}
+	p.EventID = id
+	reqID := RequestID(id)
+	if _, ok := ev["errorDeclaration"]; ok {
+		return reject("the event carries an errorDeclaration (it corrects an earlier event); the ledger cannot retract or correct recorded events")
+	}
+	var ops []Op
+	switch {
+	case p.Type == "ObjectEvent" && p.Action == "ADD" && p.BizStep == "commissioning":
+		ops, err = r.planCommission(ev, reqID)
+	case p.Type == "ObjectEvent" && p.Action == "OBSERVE" && p.BizStep == "shipping":
+		ops, err = r.planShip(ev, reqID)
+	case p.Type == "AggregationEvent" && p.Action == "ADD" && (p.BizStep == "packing" || p.BizStep == ""):
+		ops, err = r.planAggregate(ev, reqID)
+	case p.Type == "AggregationEvent" && p.Action == "DELETE":
+		err = errors.New("unpacking (AggregationEvent DELETE) cannot be represented: the ledger has no unpacking transaction (a case is broken by shipping its packs loose)")
+	default:
+		desc := strings.TrimSpace(strings.Join([]string{p.Type, p.Action, str(ev["bizStep"])}, " "))
+		err = fmt.Errorf("%s cannot be represented on the ledger: import applies only commissioning (ObjectEvent ADD commissioning), shipping (ObjectEvent OBSERVE shipping) and packing (AggregationEvent ADD packing)", desc)
+	}
+	if err != nil {
+		return reject("%v", err)
+	}
+	p.Ops = ops
+	return p
+}
+
+// ids reads a list of identifiers.
+func ids(ev map[string]any, field string) ([]parsedID, error) {
+	v, ok := ev[field]
+	if !ok {
+		return nil, nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s is not an array", field)
+	}
+	out := make([]parsedID, 0, len(arr))
+	for k, x := range arr {
+		s, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s[%d] is not a string", field, k)
+		}
+		id, err := parseID(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %v", field, k, err)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+func noQuantities(ev map[string]any, fields ...string) error {
+	for _, f := range fields {
+		if arr, ok := ev[f].([]any); ok && len(arr) > 0 {
+			return fmt.Errorf("%s (class-level quantities) cannot be represented: the ledger tracks serialised packs only", f)
+		}
+	}
+	return nil
+}
+
+// mdaField reads a CBV master data attribute (urn:epcglobal:cbv:mda) from
+// ilmd, whatever prefix or form the document uses.
+func (r *Reader) mdaField(ilmd map[string]any, name string) (string, bool) {
+	for k, v := range ilmd {
+		ek := r.ctx.expandKey(k)
+		if k == name || ek == "{urn:epcglobal:cbv:mda}"+name || ek == "{urn:epcglobal:cbv:mda:}"+name ||
+			k == "urn:epcglobal:cbv:mda:"+name || k == "urn:epcglobal:cbv:mda#"+name {
+			s, ok := scalarText(v)
+			return strings.TrimSpace(s), ok && strings.TrimSpace(s) != ""
+		}
+	}
+	return "", false
+}
+
+// yymmdd converts an xsd:date (YYYY-MM-DD) to the GS1 YYMMDD form.
+func yymmdd(d string) (string, error) {
+	if len(d) != 10 || d[4] != '-' || d[7] != '-' || !allDigits(d[:4]+d[5:7]+d[8:]) {
+		return "", fmt.Errorf("%q is not a YYYY-MM-DD date", d)
+	}
+	s := d[2:4] + d[5:7] + d[8:]
+	return s, trace.CheckExpiry(s)
+}
+
+func (r *Reader) planCommission(ev map[string]any, reqID string) ([]Op, error) {
+	if err := noQuantities(ev, "quantityList"); err != nil {
+		return nil, err
+	}
+	epcs, err := ids(ev, "epcList")
+	if err != nil {
+		return nil, err
+	}
+	if len(epcs) == 0 {
+		return nil, errors.New("epcList is empty: nothing to commission")
+	}
+	ilmd, _ := ev["ilmd"].(map[string]any)
+	lot, hasLot := r.mdaField(ilmd, "lotNumber")
+	exp := ""
+	if d, ok := r.mdaField(ilmd, "itemExpirationDate"); ok {
+		if exp, err = yymmdd(d); err != nil {
+			return nil, fmt.Errorf("ilmd itemExpirationDate: %v", err)
+		}
+	}
+	// Group by GTIN in order of first appearance.
+	var gtins []string
+	serials := map[string][]string{}
+	for k, id := range epcs {
+		if id.kind != kindSGTIN {
+			return nil, fmt.Errorf("epcList[%d] is not a serialised pack (SGTIN): commissioning of other identifiers cannot be represented", k)
+		}
+		if id.lot != "" {
+			if !hasLot {
+				lot, hasLot = id.lot, true
+			} else if id.lot != lot {
+				return nil, fmt.Errorf("epcList[%d] carries lot %q, the event lot %q", k, id.lot, lot)
+			}
+		}
+		if id.expiry != "" {
+			if exp == "" {
+				exp = id.expiry
+			} else if id.expiry != exp {
+				return nil, fmt.Errorf("epcList[%d] carries expiry %s, the event expiry %s", k, id.expiry, exp)
+			}
+		}
+		if _, ok := serials[id.key]; !ok {
+			gtins = append(gtins, id.key)
+		}
+		serials[id.key] = append(serials[id.key], id.serial)
+	}
+	if !hasLot {
+		return nil, errors.New("no lot number: the ledger needs ilmd cbvmda:lotNumber (or AI 10 in Digital Link URIs)")
+	}
+	if exp == "" {
+		return nil, errors.New("no expiry date: the ledger needs ilmd cbvmda:itemExpirationDate (or AI 17 in Digital Link URIs)")
+	}
+	var ops []Op
+	for _, g := range gtins {
+		s := serials[g]
+		for len(s) > 0 {
+			n := min(len(s), r.opt.MaxSerials)
+			ops = append(ops, Op{Transaction: trace.TxCommissionPacks,
+				Request: &trace.CommissionPacksRequest{GTIN: g, Lot: lot, Expiry: exp, Serials: s[:n:n]}})
+			s = s[n:]
+		}
+	}
+	return numbered(ops, reqID)
+}
+
+// numbered sets the request IDs: the event's request ID for a single
+// write, the request ID + "." + n (from 1) when an event needs several; and
+// validates every request.
+func numbered(ops []Op, reqID string) ([]Op, error) {
+	for k := range ops {
+		id := reqID
+		if len(ops) > 1 {
+			id = fmt.Sprintf("%s.%d", reqID, k+1)
+		}
+		switch q := ops[k].Request.(type) {
+		case *trace.CommissionPacksRequest:
+			q.RequestID = id
+		case *trace.ShipRequest:
+			q.RequestID = id
+		case *trace.AggregateRequest:
+			q.RequestID = id
+		}
+		if err := ops[k].Request.Validate(); err != nil {
+			return nil, fmt.Errorf("%s request %s: %v", ops[k].Transaction, id, err)
+		}
+	}
+	return ops, nil
+}
+
+func (r *Reader) planShip(ev map[string]any, reqID string) ([]Op, error) {
+	if err := noQuantities(ev, "quantityList"); err != nil {
+		return nil, err
+	}
+	epcs, err := ids(ev, "epcList")
+	if err != nil {
+		return nil, err
+	}
+	if len(epcs) == 0 {
+		return nil, errors.New("epcList is empty: nothing to ship")
+	}
+	req := &trace.ShipRequest{}
+	for k, id := range epcs {
+		switch id.kind {
+		case kindSGTIN:
+			req.Packs = append(req.Packs, trace.PackRef{GTIN: id.key, Serial: id.serial})
+		case kindSSCC:
+			req.SSCCs = append(req.SSCCs, id.key)
+		default:
+			return nil, fmt.Errorf("epcList[%d] is neither a pack (SGTIN) nor a logistic unit (SSCC)", k)
+		}
+	}
+	to, err := r.destination(ev)
+	if err != nil {
+		return nil, err
+	}
+	req.To = to
+	req.ShipmentID = reqID
+	if txs, ok := ev["bizTransactionList"].([]any); ok {
+		for _, x := range txs {
+			m, _ := x.(map[string]any)
+			if id, ok := strings.CutPrefix(str(m["bizTransaction"]), ShipmentURNPrefix); ok {
+				req.ShipmentID = id
+			}
+		}
+	}
+	return numbered([]Op{{Transaction: trace.TxShip, Request: req}}, reqID)
+}
+
+// destination resolves destinationList to the receiving party: the site is
+// the location's GLN (else the owning or possessing party's), the MSP comes
+// from LookupGLN of the site (else of the owning party).
+func (r *Reader) destination(ev map[string]any) (trace.Party, error) {
+	arr, _ := ev["destinationList"].([]any)
+	if len(arr) == 0 {
+		return trace.Party{}, errors.New("no destinationList: the ledger needs the receiving party (owning_party or location)")
+	}
+	glns := map[string]string{}
+	for k, x := range arr {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return trace.Party{}, fmt.Errorf("destinationList[%d] is not an object", k)
+		}
+		typ, _ := sourceDestTypes.bare(str(m["type"]), "sdt")
+		id, err := parseID(str(m["destination"]))
+		if err != nil {
+			return trace.Party{}, fmt.Errorf("destinationList[%d]: %v", k, err)
+		}
+		if id.kind != kindGLN && id.kind != kindParty {
+			return trace.Party{}, fmt.Errorf("destinationList[%d] is not a GLN (SGLN, PGLN or Digital Link 414/417)", k)
+		}
+		if prev, ok := glns[typ]; ok && prev != id.key {
+			return trace.Party{}, fmt.Errorf("destinationList names two %s GLNs (%s, %s): one shipment has one destination", typ, prev, id.key)
+		}
+		glns[typ] = id.key
+	}
+	site := glns["location"]
+	for _, t := range []string{"owning_party", "possessing_party"} {
+		if site == "" {
+			site = glns[t]
+		}
+	}
+	if site == "" {
+		return trace.Party{}, errors.New("destinationList has no owning_party, possessing_party or location")
+	}
+	if r.opt.LookupGLN == nil {
+		return trace.Party{}, errors.New("no GLN directory configured: cannot resolve the destination to an organisation")
+	}
+	msp, ok := r.opt.LookupGLN(site)
+	if !ok && glns["owning_party"] != "" && glns["owning_party"] != site {
+		msp, ok = r.opt.LookupGLN(glns["owning_party"])
+	}
+	if !ok {
+		return trace.Party{}, fmt.Errorf("destination GLN %s is not a known PharmaTrace site", site)
+	}
+	return trace.Party{MSP: msp, GLN: site}, nil
+}
+
+func (r *Reader) planAggregate(ev map[string]any, reqID string) ([]Op, error) {
+	if err := noQuantities(ev, "childQuantityList"); err != nil {
+		return nil, err
+	}
+	parent := str(ev["parentID"])
+	if parent == "" {
+		return nil, errors.New("no parentID: packing needs the SSCC of the case")
+	}
+	pid, err := parseID(parent)
+	if err != nil {
+		return nil, fmt.Errorf("parentID: %v", err)
+	}
+	if pid.kind != kindSSCC {
+		return nil, errors.New("parentID is not an SSCC: the ledger aggregates packs into SSCCs only")
+	}
+	kids, err := ids(ev, "childEPCs")
+	if err != nil {
+		return nil, err
+	}
+	if len(kids) == 0 {
+		return nil, errors.New("childEPCs is empty: nothing to pack")
+	}
+	req := &trace.AggregateRequest{SSCC: pid.key}
+	for k, id := range kids {
+		if id.kind != kindSGTIN {
+			return nil, fmt.Errorf("childEPCs[%d] is not a pack (SGTIN): nested aggregation (pallets) is not modelled", k)
+		}
+		req.Packs = append(req.Packs, trace.PackRef{GTIN: id.key, Serial: id.serial})
+	}
+	return numbered([]Op{{Transaction: trace.TxAggregate, Request: req}}, reqID)
+}
