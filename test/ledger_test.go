@@ -78,7 +78,11 @@ func (a *actor) submitErr(fn string, req, res any) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := a.cl.SubmitRaw(ctx, fn, h.RequestID, arg)
+	// A record another org has just committed (the shipment this actor
+	// receives) may reach this org's peers a moment later.
+	out, err := gateway.AwaitVisible(ctx, 10*time.Second, func(ctx context.Context) ([]byte, error) {
+		return a.cl.SubmitRaw(ctx, fn, h.RequestID, arg)
+	})
 	if err != nil {
 		return err
 	}
