@@ -106,7 +106,11 @@ func evaluate[R any](t *testing.T, a *actor, fn string, req any) R {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := a.cl.EvaluateRaw(ctx, fn, arg)
+	// What another org has just committed may reach this org's peer a
+	// moment later (the regulator reading a clone anomaly).
+	out, err := gateway.AwaitVisible(ctx, 10*time.Second, func(ctx context.Context) ([]byte, error) {
+		return a.cl.EvaluateRaw(ctx, fn, arg)
+	})
 	if err != nil {
 		t.Fatalf("%s %s: %v", a.name, fn, err)
 	}

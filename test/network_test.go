@@ -97,7 +97,7 @@ func TestRaftLeaderKilledSubmitStillCommits(t *testing.T) {
 	n := testnet.Get(t)
 	leader := n.RaftLeader(t)
 	n.Fabnet(t, "kill", leader.Name)
-	t.Cleanup(func() { n.Fabnet(t, "start", leader.Name) })
+	t.Cleanup(func() { n.StartOrderer(t, leader) })
 	t.Logf("killed raft leader %s", leader.Name)
 
 	c := n.Contract(n.Gateway(t, "Distributor", ""), "probe")
@@ -132,7 +132,7 @@ func TestStoppedPeerCatchesUp(t *testing.T) {
 	c := n.Contract(n.Gateway(t, "Manufacturer", ""), "probe")
 	key := uniqueKey(t)
 	for i := range 3 {
-		submitRetrying(t, c, 20*time.Second, "Put", key, fmt.Sprint("v", i))
+		submitRetrying(t, c, 60*time.Second, "Put", key, fmt.Sprint("v", i))
 	}
 	ctx := context.Background()
 	want, err := n.Height(ctx, mfrPeer)

@@ -220,6 +220,26 @@ func (n *Network) Client(t testing.TB, org, user string, edit func(*gateway.Conf
 	return c
 }
 
+// StartOrderer starts a stopped orderer and waits until the ordering
+// service commits a probe transaction again (the node has rejoined and
+// caught up with its raft cluster).
+func (n *Network) StartOrderer(t testing.TB, orderer netspec.Node) {
+	t.Helper()
+	n.Fabnet(t, "start", orderer.Name)
+	o := &n.Orgs[0]
+	gw, conn, err := fabconn.Connect(n.PeerNode(o), n.Admin(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defer gw.Close()
+	c := n.Contract(gw, "probe")
+	Eventually(t, 60*time.Second, orderer.Name+" back in the ordering service", func() error {
+		_, err := c.Submit("Put", client.WithArguments("restart-"+orderer.Name, time.Now().String()))
+		return err
+	})
+}
+
 // StartPeer starts a stopped peer and waits until its gateway can plan
 // endorsements again (gossip has re-learnt the other orgs' peers), proven
 // by a probe transaction submitted through it.
