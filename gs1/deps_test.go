@@ -1,69 +1,18 @@
-package gs1
+package gs1_test
 
 import (
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
+
+	"github.com/pharmatrace/pharmatrace/internal/deptest"
 )
 
 // TestStandardLibraryOnly proves that package gs1 depends on the Go
 // standard library alone.
 func TestStandardLibraryOnly(t *testing.T) {
-	checkDeps(t, ".", nil)
-}
-
-// checkDeps fails t if a package matched by pattern depends (directly or
-// not) on a package outside the standard library whose import path does not
-// start with one of allowed. Standard-library packages are recognised the
-// way the go command does: no dot in the first path element. It can be
-// copied to any package's tests, e.g.
-//
-//	checkDeps(t, "./...", []string{"github.com/pharmatrace/pharmatrace/"})
-func checkDeps(t *testing.T, pattern string, allowed []string) {
-	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := exec.LookPath(goTool); err != nil {
-		if goTool, err = exec.LookPath("go"); err != nil {
-			t.Skip("go command not found")
-		}
+	const gs1 = "github.com/pharmatrace/pharmatrace/gs1"
+	pkgs := deptest.Deps(t, gs1)
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d dependencies of %s: the check would prove nothing", len(pkgs), gs1)
 	}
-	out, err := exec.Command(goTool, "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", pattern).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps %s: %v\n%s", pattern, err, out)
-	}
-	self, err := exec.Command(goTool, "list", pattern).Output()
-	if err != nil {
-		t.Fatalf("go list %s: %v", pattern, err)
-	}
-	own := map[string]bool{}
-	for _, p := range strings.Fields(string(self)) {
-		own[p] = true
-	}
-	n := 0
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		path, std, _ := strings.Cut(line, " ")
-		n++
-		if own[path] {
-			continue
-		}
-		first, _, _ := strings.Cut(path, "/")
-		if std == "true" && !strings.Contains(first, ".") {
-			continue
-		}
-		ok := false
-		for _, a := range allowed {
-			if strings.HasPrefix(path, a) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			t.Errorf("%s depends on %s, which is not in the standard library", pattern, path)
-		}
-	}
-	if n < 2 {
-		t.Fatalf("go list -deps listed only %d packages", n)
-	}
+	deptest.OnlyStandard(t, pkgs, gs1)
 }
