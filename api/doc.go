@@ -25,6 +25,25 @@
 // bodies, and tests check Echo's routes against the document both ways and
 // every response of the API tests against its schemas.
 //
+// # EPCIS 2.0 and GS1 Digital Link
+//
+// GET /api/v1/epcis/events exports the read model's stored chaincode
+// events (table rm_events, in ledger order) of a pack, a lot, a shipment's
+// packs or every pack, optionally within a time range, as one streamed
+// EPCIS 2.0 JSON-LD document (package epcis converts). The regulator sees
+// every pack, a manufacturer the packs of its own GS1 Company Prefix.
+// POST /api/v1/epcis/import (manufacturer) applies an EPCIS document's
+// commissioning, packing and shipping events with the caller's identity,
+// streaming it event by event; request IDs derive from the canonical event
+// hash, so a second import of the same document reports every event
+// skipped (the ledger's GetRequest already knows it) and writes nothing.
+// Shipping destinations resolve GLN to MSP through the network's users
+// (Deps.GLNs) and then the parties the read model has seen.
+// GET /api/v1/anomalies/{id}/report gives the suspect-product report (FDA
+// Form 3911 / EU alert content) as JSON or a printable HTML page;
+// GET /api/v1/packs/by-digital-link verifies the pack a GS1 Digital Link
+// URI names (POST /api/v1/packs/verify accepts such a URI as its scan too).
+//
 // # Errors
 //
 // One Echo error handler turns every error into an RFC 9457
@@ -42,5 +61,6 @@
 // and the dashboard's login page and assets; a token bucket per token (per
 // client address for public posts); JSON bodies capped (1 MiB default),
 // commissioning uploads capped separately (64 MiB default) and streamed; a
-// timeout on every request (30 s; uploads that wait: 30 min).
+// timeout on every request (30 s; uploads that wait, EPCIS imports and
+// exports: 30 min).
 package api

@@ -321,6 +321,30 @@ func (s *Server) verify(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, res)
 }
 
+// verifyDigitalLink verifies the pack a GS1 Digital Link URI names (what a
+// consumer's or inspector's phone reads from the pack's QR code).
+func (s *Server) verifyDigitalLink(c echo.Context) error {
+	if err := checkQuery(c, []string{"uri"}); err != nil {
+		return err
+	}
+	uri := c.QueryParam("uri")
+	if uri == "" {
+		return fieldProblem("uri", "the query parameter uri (a GS1 Digital Link URI) is required")
+	}
+	if !strings.HasPrefix(uri, "https://") && !strings.HasPrefix(uri, "http://") {
+		return fieldProblem("uri", "%q is not a GS1 Digital Link URI (http or https)", uri)
+	}
+	sc, err := parseScan("uri", uri)
+	if err != nil {
+		return err
+	}
+	var res trace.VerifyResult
+	if err := s.evaluate(c, trace.TxVerify, &trace.VerifyRequest{Scan: sc}, &res); err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, res)
+}
+
 // packScan builds the scan of the pack named in the path from a body's scan
 // string or lot and expiry.
 func packScan(c echo.Context, scan, lot, expiry string, warnings []string) (trace.Scan, error) {

@@ -230,7 +230,13 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(r.Body))}}}
 		}
-		if r.Upload {
+		if r.Upload && r.UploadTypes != nil {
+			content := map[string]any{}
+			for _, mt := range r.UploadTypes {
+				content[mt] = map[string]any{"schema": map[string]any{"type": "object"}}
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": content}
+		} else if r.Upload {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"text/csv":         map[string]any{"schema": map[string]any{"type": "string"}},
 				"application/json": map[string]any{"schema": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}},
@@ -253,7 +259,14 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 		default:
 			content := map[string]any{}
 			for _, mt := range strings.Split(produces, ",") {
-				content[mt] = map[string]any{"schema": map[string]any{"type": "string"}}
+				switch {
+				case mt == "application/json" && r.Resp != nil: // JSON or another form (?format=)
+					content[mt] = map[string]any{"schema": g.schema(reflect.TypeOf(r.Resp))}
+				case strings.HasSuffix(mt, "+json"): // a JSON document of its own standard (EPCIS JSON-LD)
+					content[mt] = map[string]any{"schema": map[string]any{"type": "object"}}
+				default:
+					content[mt] = map[string]any{"schema": map[string]any{"type": "string"}}
+				}
 			}
 			ok["content"] = content
 		}

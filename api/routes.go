@@ -7,6 +7,7 @@ import (
 
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
+	"github.com/pharmatrace/pharmatrace/epcis"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -23,7 +24,14 @@ type Route struct {
 	Roles  []trace.Role
 	Public bool
 	// Upload routes take a large streamed body (commissioning).
-	Upload  bool
+	Upload bool
+	// UploadTypes are the media types of an Upload body that is one JSON
+	// document (schema: object) rather than a serial list; nil: the
+	// commissioning serial list.
+	UploadTypes []string
+	// Stream routes write a long streamed response (EPCIS export): they run
+	// under the upload timeout.
+	Stream  bool
 	Handler echo.HandlerFunc
 
 	// Documentation.
@@ -142,6 +150,10 @@ func (s *Server) routeTable() []Route {
 
 		{Method: http.MethodPost, Path: "/api/v1/packs/verify", Name: "verifyPack", Tag: "packs", Summary: "Verify a pack by GS1 scan string or by fields",
 			Roles: rolesWith(trace.RightPackVerify), Handler: s.verify, Body: VerifyBody{}, Resp: trace.VerifyResult{}},
+		{Method: http.MethodGet, Path: "/api/v1/packs/by-digital-link", Name: "verifyDigitalLink", Tag: "packs",
+			Summary: "Verify a pack by its GS1 Digital Link URI (AIs 01, 10, 21 in the path, 17 in the query)",
+			Roles:   rolesWith(trace.RightPackVerify), Handler: s.verifyDigitalLink, Resp: trace.VerifyResult{},
+			Query: []Param{{Name: "uri", Required: true, Doc: "GS1 Digital Link URI, e.g. https://id.gs1.org/01/{gtin}/10/{lot}/21/{serial}?17={YYMMDD}"}}},
 		{Method: http.MethodGet, Path: "/api/v1/packs/:gtin/:serial/history", Name: "packHistory", Tag: "packs", Summary: "Chain of custody: the pack's committed versions, newest first",
 			Roles: rolesWith(trace.RightPackRead), Handler: s.packHistory, Resp: trace.PackHistoryResult{},
 			Query: []Param{{Name: "limit", Type: "integer", Doc: "1-200 (default 50)"}}},
@@ -164,12 +176,29 @@ func (s *Server) routeTable() []Route {
 			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.exportAnomalies, Produces: "text/csv", Query: export},
 		{Method: http.MethodGet, Path: "/api/v1/anomalies/:id", Name: "getAnomaly", Tag: "anomalies", Summary: "An anomaly with its evidence, workflow history and (regulator) the pack's chain of custody",
 			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.getAnomaly, Resp: AnomalyDetail{}},
+		{Method: http.MethodGet, Path: "/api/v1/anomalies/:id/report", Name: "suspectReport", Tag: "anomalies",
+			Summary: "Suspect-product report of an anomaly about a pack (FDA Form 3911 / EU alert content): JSON, or a printable HTML page with format=html",
+			Roles:   regulator, Handler: s.suspectReport, Resp: epcis.SuspectReport{}, Produces: "application/json,text/html",
+			Query: []Param{{Name: "format", Doc: "json (default) or html", Enum: []string{"json", "html"}}}},
 		{Method: http.MethodPost, Path: "/api/v1/anomalies", Name: "flagAnomaly", Tag: "anomalies", Summary: "Record an anomaly by hand",
 			Roles: rolesWith(trace.RightAnomalyFlag), Handler: s.flagAnomaly, Body: trace.FlagAnomalyRequest{}, Resp: trace.AnomalyResult{}},
 		{Method: http.MethodPost, Path: "/api/v1/anomalies/:id/transitions", Name: "transitionAnomaly", Tag: "anomalies", Summary: "Move an anomaly along its workflow",
 			Roles: rolesWith(trace.RightAnomalyWorkflow), Handler: s.transitionAnomaly, Body: TransitionBody{}, Resp: trace.AnomalyResult{}},
 		{Method: http.MethodPost, Path: "/api/v1/anomalies/:id/comments", Name: "commentAnomaly", Tag: "anomalies", Summary: "Comment on an anomaly (regulator or the reporting organisation)",
 			Roles: rolesWith(trace.TransactionRights[trace.TxCommentAnomaly]), Handler: s.commentAnomaly, Body: CommentBody{}, Resp: trace.AnomalyResult{}},
+
+		{Method: http.MethodGet, Path: "/api/v1/epcis/events", Name: "exportEPCIS", Tag: "epcis",
+			Summary: "Export ledger events as one streamed EPCIS 2.0 JSON-LD document (regulator: every pack; manufacturer: the packs of its own company prefix)",
+			Roles:   []trace.Role{trace.RoleRegulator, trace.RoleManufacturer}, Handler: s.exportEPCIS, Produces: "application/ld+json", Stream: true,
+			Query: []Param{{Name: "gtin", Doc: "GTIN-14, with serial (one pack) or lot (one lot)"}, {Name: "serial"}, {Name: "lot"},
+				{Name: "shipment", Doc: "shipment ID: every event of the packs it carries"},
+				{Name: "from", Doc: "transactions at or after (RFC 3339 or YYYY-MM-DD)"}, {Name: "to", Doc: "transactions before (RFC 3339 or YYYY-MM-DD)"},
+				{Name: "epcForm", Doc: "pack identifiers as SGTIN EPC URIs (default) or GS1 Digital Link URIs", Enum: []string{"sgtin", "digitallink"}}}},
+		{Method: http.MethodPost, Path: "/api/v1/epcis/import", Name: "importEPCIS", Tag: "epcis",
+			Summary: "Apply an EPCIS 2.0 JSON/JSON-LD document (commissioning, packing, shipping events) with the caller's identity; " +
+				"request IDs come from the event hashes, so sending the same document again skips every event",
+			Roles: []trace.Role{trace.RoleManufacturer}, Upload: true, UploadTypes: []string{"application/json", "application/ld+json"},
+			Handler: s.importEPCIS, Resp: ImportReport{}},
 
 		{Method: http.MethodGet, Path: "/api/v1/stats/anomalies-per-day", Name: "anomaliesPerDay", Tag: "statistics", Summary: "Anomalies per day and type (default: the last 30 days)",
 			Roles: regulator, Handler: s.anomaliesPerDay, Resp: PerDayStats{}, Query: anomalyFilterParams()},

@@ -33,8 +33,9 @@ type Config struct {
 	UploadBodyLimit int64
 	// MaxUploadSerials caps the serials of one upload.
 	MaxUploadSerials int
-	// RequestTimeout bounds every request but uploads; UploadTimeout bounds
-	// an upload that waits for its batches (?wait=true).
+	// RequestTimeout bounds every request but uploads and streamed exports;
+	// UploadTimeout bounds an upload that waits for its batches
+	// (?wait=true), an EPCIS import and an EPCIS export.
 	RequestTimeout time.Duration
 	UploadTimeout  time.Duration
 	// SecureCookies marks the dashboard's cookies Secure (behind TLS).
@@ -90,6 +91,10 @@ type Deps struct {
 	// Registry receives the HTTP, ledger and anomaly collectors and is
 	// served at /metrics.
 	Registry *prometheus.Registry
+	// GLNs maps the GLNs of the network's users to their MSP IDs (EPCIS
+	// import resolves shipping destinations through it, then through the
+	// read model); optional.
+	GLNs map[string]string
 }
 
 func (d Deps) validate() error {
@@ -230,7 +235,7 @@ func (s *Server) instrument(next echo.HandlerFunc) echo.HandlerFunc {
 // protected routes authentication, rate limit and the role check.
 func (s *Server) middlewareFor(r *Route) []echo.MiddlewareFunc {
 	timeout := s.cfg.RequestTimeout
-	if r.Upload {
+	if r.Upload || r.Stream {
 		timeout = s.cfg.UploadTimeout
 	}
 	limit := s.cfg.JSONBodyLimit

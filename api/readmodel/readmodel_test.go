@@ -553,7 +553,7 @@ func TestMigrateIsIdempotentAndResetKeepsOtherComponents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if v, _ := d.Version(ctx, readmodel.Component); v != 1 {
+	if v, _ := d.Version(ctx, readmodel.Component); v != 2 {
 		t.Errorf("version %d", v)
 	}
 	if _, err := d.ExecContext(ctx, `CREATE TABLE other_component (x INTEGER)`); err != nil {

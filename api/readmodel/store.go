@@ -50,7 +50,7 @@ func Migrations() db.Migrations {
 // tables lists the read model's tables (dropped by Reset).
 var tables = []string{
 	"rm_products", "rm_lots", "rm_packs", "rm_pack_events", "rm_shipments", "rm_aggregations",
-	"rm_anomalies", "rm_anomaly_transitions", "rm_applied", "rm_checkpoint",
+	"rm_anomalies", "rm_anomaly_transitions", "rm_applied", "rm_checkpoint", "rm_events", "rm_parties",
 }
 
 // Position is where an event sits on the ledger: its block, its index among
@@ -197,7 +197,7 @@ func Apply(ctx context.Context, tx *db.Tx, ev trace.Event, pos Position) (bool, 
 		return false, nil // applied before
 	}
 	a := applier{ctx: ctx, tx: tx, ev: &ev, pos: pos}
-	for _, step := range []func() error{a.products, a.lots, a.packs, a.shipments, a.aggregations, a.anomalies} {
+	for _, step := range []func() error{a.event, a.parties, a.products, a.lots, a.packs, a.shipments, a.aggregations, a.anomalies} {
 		if err := step(); err != nil {
 			return false, fmt.Errorf("readmodel: apply %s tx %s: %w", ev.Type, ev.TxID, err)
 		}
@@ -280,6 +280,38 @@ func doc(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// event stores the event itself (EPCIS export reads it back).
+func (a *applier) event() error {
+	return a.insertIgnore("rm_events", []string{"tx_id", "pos_block", "pos_index", "event_type", "at", "doc"},
+		[][]any{{a.ev.TxID, int64(a.pos.Block), a.pos.Index, a.ev.Type, db.FormatTime(a.ev.Timestamp), doc(a.ev)}})
+}
+
+// parties records the GLN -> MSP pairs the event shows: its actor, and the
+// custodians and shipment parties it names.
+func (a *applier) parties() error {
+	seen := map[string]bool{}
+	var rows [][]any
+	add := func(p trace.Party) {
+		if p.GLN == "" || p.MSP == "" || seen[p.GLN] {
+			return
+		}
+		seen[p.GLN] = true
+		rows = append(rows, []any{p.GLN, p.MSP})
+	}
+	add(trace.Party{MSP: a.ev.Actor.MSP, GLN: a.ev.Actor.GLN})
+	for _, sh := range a.ev.Shipments {
+		add(sh.From)
+		add(sh.To)
+	}
+	if c := a.ev.Commissioned; c != nil {
+		add(c.Custodian)
+	}
+	for i := range a.ev.Packs {
+		add(a.ev.Packs[i].Custodian)
+	}
+	return a.insertIgnore("rm_parties", []string{"gln", "msp"}, rows)
 }
 
 var productCols = []string{"gtin", "name", "owner_msp", "company_prefix", "created_at", "last_tx", "pos_block", "pos_index", "doc"}

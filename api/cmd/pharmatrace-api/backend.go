@@ -25,6 +25,9 @@ type Backend struct {
 	Ledgers api.Ledgers
 	Events  api.EventSource
 	Close   func() error
+	// GLNs maps the network users' GLNs to their MSP IDs (nil for the fake
+	// ledger).
+	GLNs map[string]string
 }
 
 // newBackend builds the backend: the Fabric ledger through package
@@ -60,6 +63,7 @@ func newBackend(ctx context.Context, c config, log *slog.Logger) (Backend, error
 		}),
 		Events: eventSource{events},
 		Close:  f.close,
+		GLNs:   networkGLNs(spec),
 	}, nil
 }
 
@@ -187,4 +191,17 @@ func fakeBackend(ctx context.Context, c config, log *slog.Logger) (Backend, erro
 		Events:  sim,
 		Close:   func() error { return nil },
 	}, nil
+}
+
+// networkGLNs maps every network user's GLN to the user's MSP ID.
+func networkGLNs(spec *netspec.Spec) map[string]string {
+	out := map[string]string{}
+	for _, o := range spec.Orgs {
+		for _, u := range o.Users {
+			if u.GLN != "" {
+				out[u.GLN] = o.MSPID
+			}
+		}
+	}
+	return out
 }

@@ -233,7 +233,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.St
 		return err
 	}
 	store = readmodel.New(store.DB(), readmodel.WithLogger(log), readmodel.WithMetrics(rm))
-	srv, err := api.New(c.api, api.Deps{Ledgers: be.Ledgers, Tokens: tokens, Read: store, Uploads: uploads, Registry: reg}, api.WithLogger(log))
+	srv, err := api.New(c.api, api.Deps{Ledgers: be.Ledgers, Tokens: tokens, Read: store, Uploads: uploads, Registry: reg, GLNs: be.GLNs}, api.WithLogger(log))
 	if err != nil {
 		return err
 	}

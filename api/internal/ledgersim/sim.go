@@ -41,6 +41,7 @@ type posEvent struct {
 }
 
 type reqRecord struct {
+	fn     string
 	hash   string
 	result []byte
 }
@@ -269,7 +270,7 @@ func (s *Sim) submit(a trace.Actor, fn string, req trace.WriteRequest, result an
 	if err != nil {
 		return err
 	}
-	s.requests[key] = reqRecord{hash: h, result: b}
+	s.requests[key] = reqRecord{fn: fn, hash: h, result: b}
 	t.ev.Type, t.ev.TxID, t.ev.Timestamp, t.ev.RequestID, t.ev.Actor, t.ev.Outcome = fn, t.id, t.now, req.ID(), a, *res.Out()
 	block := uint64(len(s.events)) + 1
 	s.events = append(s.events, posEvent{ev: t.ev, pos: readmodel.Position{Block: block, Index: 0, TxID: t.id}})
@@ -577,6 +578,25 @@ func (s *Sim) evaluate(a trace.Actor, fn string, req trace.Request, result any) 
 		}
 		res.Truncated = len(h) > limit
 		out = res
+	case *trace.PackQuery:
+		p, ok := s.packs[trace.PackRef{GTIN: q.GTIN, Serial: q.Serial}]
+		if !ok {
+			return trace.NotFound("pack %s/%s", q.GTIN, q.Serial)
+		}
+		out = trace.GetPackResult{Pack: p}
+	case *trace.RequestQuery:
+		r, ok := s.requests[a.MSP+"~"+q.RequestID]
+		if !ok {
+			out = trace.GetRequestResult{}
+			break
+		}
+		var o struct {
+			Outcome trace.Outcome `json:"outcome"`
+		}
+		if err := json.Unmarshal(r.result, &o); err != nil {
+			return err
+		}
+		out = trace.GetRequestResult{Found: true, Request: &trace.RequestRecord{RequestID: q.RequestID, Transaction: r.fn, TxID: o.Outcome.TxID, Actor: a, Result: string(r.result)}}
 	default:
 		return trace.Invalid("", "query %s is not supported by the fake ledger", fn)
 	}

@@ -1,0 +1,359 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pharmatrace/pharmatrace/api/readmodel"
+	"github.com/pharmatrace/pharmatrace/epcis"
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// EPCIS 2.0 interoperability routes (package epcis does the conversion):
+//
+//   - GET /api/v1/epcis/events exports the read model's stored events of a
+//     pack (gtin, serial), a lot (gtin, lot), a shipment (every event of the
+//     packs it carries) or of every pack, optionally bounded by from/to, as
+//     one streamed EPCISDocument (application/ld+json). The regulator sees
+//     everything; a manufacturer sees only the packs of its own GS1 Company
+//     Prefix (GTINs of other prefixes are left out of the events, and
+//     asking for another prefix's pack or lot is access-denied). Company
+//     prefix lengths come from the registered products' company prefixes
+//     (the longest that matches the key), else epcis.DefaultCompanyPrefixLen.
+//   - POST /api/v1/epcis/import (manufacturer) reads an EPCIS 2.0 JSON or
+//     JSON-LD document as a stream and submits each event's planned writes
+//     with the caller's identity under the request IDs derived from the
+//     event hash. The per-event report says applied, skipped (the ledger
+//     already holds the request ID — GetRequest — or answered conflict) or
+//     rejected (with the reason). Destination GLNs resolve to an MSP through
+//     Deps.GLNs (the network definition's users) and then through the read
+//     model's parties (GLNs seen acting, holding packs or shipping).
+
+// exportEPCIS streams an EPCISDocument.
+func (s *Server) exportEPCIS(c echo.Context) error {
+	if err := checkQuery(c, []string{"gtin", "serial", "lot", "shipment", "from", "to", "epcForm"}); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	q := readmodel.EventQuery{GTIN: c.QueryParam("gtin"), Serial: c.QueryParam("serial"), Lot: c.QueryParam("lot"), Shipment: c.QueryParam("shipment")}
+	var opt epcis.Options
+	switch f := c.QueryParam("epcForm"); f {
+	case "", "sgtin":
+		opt.EPCForm = epcis.FormSGTIN
+	case "digitallink":
+		opt.EPCForm = epcis.FormDigitalLink
+	default:
+		return fieldProblem("epcForm", "%q is not sgtin or digitallink", f)
+	}
+	var err error
+	if q.From, err = queryTime(c, "from"); err != nil {
+		return err
+	}
+	if q.To, err = queryTime(c, "to"); err != nil {
+		return err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return fieldProblem("to", "must be after from")
+	}
+	opt.From, opt.To = q.From, q.To
+	switch {
+	case q.Shipment != "":
+		if q.GTIN != "" || q.Serial != "" || q.Lot != "" {
+			return fieldProblem("shipment", "give a shipment, or gtin with serial or lot, not both")
+		}
+	case q.GTIN != "":
+		if err := trace.CheckGTIN(q.GTIN); err != nil {
+			return fieldProblem("gtin", "%s", err)
+		}
+		if (q.Serial == "") == (q.Lot == "") {
+			return fieldProblem("gtin", "give gtin with either serial or lot")
+		}
+	case q.Serial != "":
+		return fieldProblem("serial", "serial needs gtin")
+	case q.Lot != "":
+		return fieldProblem("lot", "lot needs gtin")
+	}
+	id := identity(c)
+	var own func(gtin string) bool
+	if id.Role != trace.RoleRegulator {
+		if id.GCP == "" {
+			return NewProblem(ProbAccessDenied, "your identity has no GS1 Company Prefix: only the regulator exports other companies' events")
+		}
+		own = func(gtin string) bool { return len(gtin) == 14 && strings.HasPrefix(gtin[1:], id.GCP) }
+		if q.GTIN != "" && !own(q.GTIN) {
+			p := NewProblem(ProbAccessDenied, "GTIN %s is not of your company prefix %s", q.GTIN, id.GCP)
+			p.Field = "gtin"
+			return p
+		}
+	}
+	var filter epcis.PackFilter
+	switch {
+	case q.Serial != "":
+		filter = epcis.Packs(trace.PackRef{GTIN: q.GTIN, Serial: q.Serial})
+	case q.Lot != "":
+		filter = epcis.Lot(q.GTIN, q.Lot)
+	case q.Shipment != "":
+		sh, err := s.deps.Read.GetShipment(ctx, q.Shipment)
+		if err != nil {
+			return err
+		}
+		filter = epcis.Packs(sh.Packs...)
+	}
+	switch {
+	case own != nil && filter != nil:
+		inner := filter
+		filter = func(ref trace.PackRef, lot string) bool { return own(ref.GTIN) && inner(ref, lot) }
+	case own != nil:
+		filter = func(ref trace.PackRef, _ string) bool { return own(ref.GTIN) }
+	}
+	opt.Filter = filter
+	prefixes, err := s.deps.Read.CompanyPrefixes(ctx)
+	if err != nil {
+		return err
+	}
+	opt.CompanyPrefixLen = prefixLen(prefixes)
+	w := &lazyWriter{c: c}
+	n, err := epcis.Export(w, s.deps.Read.Events(ctx, q), opt)
+	if err != nil {
+		if !w.started {
+			return fmt.Errorf("epcis export: %w", err)
+		}
+		// The document is already on its way: it ends truncated (invalid
+		// JSON), which the client detects.
+		s.log.Error("api: epcis export failed mid-stream", "err", err, "events", n)
+		return nil
+	}
+	s.log.Info("api: epcis export", "events", n, "msp", id.MSP)
+	return nil
+}
+
+// prefixLen returns the company prefix length of a GTIN-14, SSCC or GLN:
+// the longest known prefix that starts its company part, else the default.
+func prefixLen(prefixes []string) func(key string) int {
+	return func(key string) int {
+		body := key
+		if len(key) == 14 || len(key) == 18 { // GTIN-14, SSCC: indicator / extension digit first
+			body = key[1:]
+		}
+		best := 0
+		for _, p := range prefixes {
+			if len(p) > best && len(p) < len(body) && strings.HasPrefix(body, p) {
+				best = len(p)
+			}
+		}
+		if best == 0 {
+			return epcis.DefaultCompanyPrefixLen
+		}
+		return best
+	}
+}
+
+// lazyWriter sends the response header with the first byte of the body, so
+// an export that fails before writing anything still answers a problem.
+type lazyWriter struct {
+	c       echo.Context
+	started bool
+}
+
+func (w *lazyWriter) Write(b []byte) (int, error) {
+	if !w.started {
+		w.started = true
+		w.c.Response().Header().Set(echo.HeaderContentType, "application/ld+json")
+		w.c.Response().WriteHeader(http.StatusOK)
+	}
+	return w.c.Response().Write(b)
+}
+
+// ImportReport is the answer of an EPCIS import.
+type ImportReport struct {
+	Applied  int          `json:"applied"`
+	Skipped  int          `json:"skipped"`
+	Rejected int          `json:"rejected"`
+	Events   epcis.Report `json:"events"`
+}
+
+// importEPCIS applies an EPCIS document's events through the caller's
+// ledger identity.
+func (s *Server) importEPCIS(c echo.Context) error {
+	if err := checkQuery(c, nil); err != nil {
+		return err
+	}
+	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if mt != "application/json" && mt != "application/ld+json" {
+		return NewProblem(ProbUnsupportedMedia, "send the EPCIS 2.0 document as application/json or application/ld+json")
+	}
+	led, err := s.ledger(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	var lookupErr error
+	lookup := func(gln string) (string, bool) {
+		if msp, ok := s.deps.GLNs[gln]; ok {
+			return msp, true
+		}
+		msp, err := s.deps.Read.PartyMSP(ctx, gln)
+		if err != nil {
+			lookupErr = err
+		}
+		return msp, msp != ""
+	}
+	body := &readErr{r: c.Request().Body}
+	rd := epcis.NewReader(body, epcis.ImportOptions{LookupGLN: lookup})
+	var rep epcis.Report
+	for {
+		p, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(body.err, &mbe) {
+				return NewProblem(ProbTooLarge, "the document exceeds %d bytes", mbe.Limit)
+			}
+			return NewProblem(ProbInvalidUpload, "%s", err)
+		}
+		if lookupErr != nil {
+			return lookupErr
+		}
+		if rep.Add(p) {
+			continue
+		}
+		if err := s.applyPlan(ctx, led, &rep, p); err != nil {
+			return err
+		}
+	}
+	out := ImportReport{Events: rep}
+	out.Applied, out.Skipped, out.Rejected = rep.Counts()
+	s.log.Info("api: epcis import", "applied", out.Applied, "skipped", out.Skipped, "rejected", out.Rejected, "msp", identity(c).MSP)
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// readErr remembers the error of the reader it wraps (the EPCIS reader
+// reports a read failure as text only).
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// applyPlan submits one event's writes. An infrastructure failure stops the
+// import (returned); the ledger's refusals and classified errors reject the
+// event. A write whose request ID the ledger already holds is not sent
+// again: the event is skipped (when all its writes are known) with the
+// original transactions.
+func (s *Server) applyPlan(ctx context.Context, led Ledger, rep *epcis.Report, p epcis.Planned) error {
+	var txIDs []string
+	known := 0
+	conflict := ""
+	for _, op := range p.Ops {
+		var got trace.GetRequestResult
+		if err := led.Evaluate(ctx, trace.TxGetRequest, &trace.RequestQuery{RequestID: op.Request.ID()}, &got); err != nil {
+			return fmt.Errorf("epcis import: event %d: look up request %s: %w", p.Index, op.Request.ID(), err)
+		}
+		if got.Found && got.Request != nil {
+			known++
+			txIDs = append(txIDs, got.Request.TxID)
+			continue
+		}
+		res := resultFor(op.Transaction)
+		err := led.Submit(ctx, op.Transaction, op.Request, res)
+		switch {
+		case errors.Is(err, trace.ErrConflict):
+			conflict = err.Error()
+			continue
+		case errors.Is(err, ErrUnavailable), errors.Is(err, ErrOutcomeUnknown), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("epcis import: event %d: %w", p.Index, err)
+		case err != nil:
+			rep.Reject(p, fmt.Sprintf("%s %s: %v", op.Transaction, op.Request.ID(), err))
+			return nil
+		}
+		if o := res.Out(); !o.OK() {
+			rep.Reject(p, fmt.Sprintf("%s %s refused (%s): %s", op.Transaction, op.Request.ID(), o.Code, o.Message))
+			return nil
+		}
+		txIDs = append(txIDs, res.Out().TxID)
+	}
+	switch {
+	case conflict != "":
+		rep.Skip(p, "conflict: "+conflict, txIDs...)
+	case known == len(p.Ops):
+		rep.Skip(p, "already applied", txIDs...)
+	default:
+		rep.Apply(p, txIDs...)
+	}
+	return nil
+}
+
+// resultFor returns a new result value for an imported write.
+func resultFor(fn string) trace.Result {
+	switch fn {
+	case trace.TxCommissionPacks:
+		return &trace.CommissionPacksResult{}
+	case trace.TxShip:
+		return &trace.ShipmentResult{}
+	case trace.TxAggregate:
+		return &trace.AggregateResult{}
+	}
+	return &trace.Outcome{}
+}
+
+// suspectReport answers the suspect-product report of an anomaly: the
+// anomaly from the read model, the pack, its history and its product from
+// the ledger (with the regulator's identity).
+func (s *Server) suspectReport(c echo.Context) error {
+	if err := checkQuery(c, []string{"format"}); err != nil {
+		return err
+	}
+	format := c.QueryParam("format")
+	if format != "" && format != "json" && format != "html" {
+		return fieldProblem("format", "%q is not json or html", format)
+	}
+	ctx := c.Request().Context()
+	a, err := s.deps.Read.GetAnomaly(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if a.Pack == nil {
+		return NewProblem(ProbConflict, "anomaly %s concerns no pack: a suspect-product report needs one", a.ID)
+	}
+	var pack trace.GetPackResult
+	if err := s.evaluate(c, trace.TxGetPack, &trace.PackQuery{GTIN: a.Pack.GTIN, Serial: a.Pack.Serial}, &pack); err != nil {
+		return err
+	}
+	var hist trace.PackHistoryResult
+	if err := s.evaluate(c, trace.TxGetPackHistory, &trace.PackHistoryQuery{GTIN: a.Pack.GTIN, Serial: a.Pack.Serial, Limit: trace.MaxHistory}, &hist); err != nil {
+		return err
+	}
+	var prod trace.GetProductResult
+	if err := s.evaluate(c, trace.TxGetProduct, &trace.ProductQuery{GTIN: a.Pack.GTIN}, &prod); err != nil && !errors.Is(err, trace.ErrNotFound) {
+		return err
+	}
+	rep, err := epcis.BuildSuspectReport(a, pack.Pack, hist.Entries, prod.Product, s.now())
+	if err != nil {
+		return fmt.Errorf("suspect report of anomaly %s: %w", a.ID, err)
+	}
+	if format != "html" {
+		return writeJSON(c, http.StatusOK, rep)
+	}
+	var page bytes.Buffer
+	if err := epcis.RenderHTML(&page, rep); err != nil {
+		return fmt.Errorf("suspect report of anomaly %s: %w", a.ID, err)
+	}
+	return c.Blob(http.StatusOK, "text/html; charset=utf-8", page.Bytes())
+}

@@ -1,0 +1,468 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/pharmatrace/pharmatrace/api"
+	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/readmodel"
+	"github.com/pharmatrace/pharmatrace/epcis"
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// epcisDoc is the part of an exported document the tests look at.
+type epcisDoc struct {
+	Type      string `json:"type"`
+	EPCISBody struct {
+		EventList []struct {
+			Type      string   `json:"type"`
+			EventID   string   `json:"eventID"`
+			EPCList   []string `json:"epcList"`
+			ChildEPCs []string `json:"childEPCs"`
+			BizStep   string   `json:"bizStep"`
+			EventTime string   `json:"eventTime"`
+		} `json:"eventList"`
+	} `json:"epcisBody"`
+}
+
+func (d *epcisDoc) bizSteps() []string {
+	var out []string
+	for _, e := range d.EPCISBody.EventList {
+		out = append(out, e.BizStep)
+	}
+	return out
+}
+
+// epcs returns the distinct EPCs of the document's events.
+func (d epcisDoc) epcs() map[string]bool {
+	out := map[string]bool{}
+	for _, e := range d.EPCISBody.EventList {
+		for _, epc := range append(e.EPCList, e.ChildEPCs...) {
+			out[epc] = true
+		}
+	}
+	return out
+}
+
+// export calls the export route and checks the document against the
+// official EPCIS 2.0 JSON Schema.
+func (h *harness) export(t *testing.T, role trace.Role, query string) epcisDoc {
+	t.Helper()
+	r := h.do(request{method: http.MethodGet, path: "/api/v1/epcis/events?" + query, role: role})
+	if r.status != http.StatusOK {
+		t.Fatalf("export %s: %d %s", query, r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/ld+json" {
+		t.Errorf("content type %q", ct)
+	}
+	if err := validateEPCIS(t, r.body); err != nil {
+		t.Errorf("export %s is not a valid EPCIS 2.0 document: %v\n%.2000s", query, err, r.body)
+	}
+	var d epcisDoc
+	r.json(t, &d)
+	if d.Type != "EPCISDocument" {
+		t.Errorf("type %q", d.Type)
+	}
+	return d
+}
+
+func TestEPCISExport(t *testing.T) {
+	h := newHarness(t)
+	pack := url.Values{"gtin": {ledgersim.DemoGTIN}, "serial": {h.demo.CloneSerial}}
+	tests := []struct {
+		name  string
+		role  trace.Role
+		query string
+		want  []string // bizSteps in order; nil: only check non-empty
+		epc   string   // every epcList/childEPCs entry starts with it
+	}{
+		{"pack as SGTIN", reg, pack.Encode(), []string{"commissioning", "shipping", "receiving", "shipping", "receiving", "dispensing"}, "urn:epc:id:sgtin:4012345."},
+		{"pack as Digital Link", reg, pack.Encode() + "&epcForm=digitallink",
+			[]string{"commissioning", "shipping", "receiving", "shipping", "receiving", "dispensing"}, "https://id.gs1.org/01/" + ledgersim.DemoGTIN + "/21/"},
+		{"pack by its manufacturer", mfr, pack.Encode(), []string{"commissioning", "shipping", "receiving", "shipping", "receiving", "dispensing"}, "urn:epc:id:sgtin:"},
+		{"lot", reg, url.Values{"gtin": {ledgersim.DemoGTIN}, "lot": {ledgersim.DemoLot}}.Encode(), nil, "urn:epc:id:sgtin:4012345."},
+		{"shipment", reg, "shipment=" + h.demo.Shipment, nil, "urn:epc:id:sgtin:4012345."},
+		{"everything", reg, "", nil, ""},
+		{"time range", reg, "from=2000-01-01&to=2100-01-01", nil, ""},
+		{"empty time range", reg, "from=2000-01-01&to=2000-01-02", []string{}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := h.export(t, tc.role, tc.query)
+			got := d.bizSteps()
+			switch {
+			case tc.want == nil && len(got) == 0:
+				t.Errorf("no events")
+			case tc.want != nil && strings.Join(got, ",") != strings.Join(tc.want, ","):
+				t.Errorf("bizSteps %v, want %v", got, tc.want)
+			}
+			for _, e := range d.EPCISBody.EventList {
+				if !strings.HasPrefix(e.EventID, "ni:///sha-256;") {
+					t.Errorf("eventID %q", e.EventID)
+				}
+				for _, epc := range append(e.EPCList, e.ChildEPCs...) {
+					if tc.epc != "" && !strings.HasPrefix(epc, tc.epc) && !strings.HasPrefix(epc, "urn:epc:id:sscc:") {
+						t.Errorf("EPC %q, want prefix %q", epc, tc.epc)
+					}
+				}
+			}
+		})
+	}
+	// The shipment's export names only its three packs (SA00001, SA00002,
+	// SB00001); the whole ledger has the twelve commissioned packs.
+	if got := h.export(t, reg, "shipment="+h.demo.Shipment).epcs(); len(got) != 3 {
+		t.Errorf("shipment export names %d EPCs: %v", len(got), got)
+	}
+	if got := h.export(t, reg, "").epcs(); len(got) != 12 {
+		t.Errorf("full export names %d EPCs: %v", len(got), got)
+	}
+
+	// The company prefix length comes from the product's record (the fake
+	// ledger records none: give the read model one of 8 digits).
+	prod := trace.Event{Type: trace.TxRegisterProduct, TxID: "tx-prefix", Timestamp: testClock()(), Outcome: trace.Outcome{Status: trace.StatusOK},
+		Products: []trace.Product{{GTIN: ledgersim.DemoGTIN, Name: "Demo", OwnerMSP: users[mfr].MSP, CompanyPrefix: "40123450"}}}
+	if _, err := h.store.Apply(t.Context(), prod, readmodel.Position{Block: 1 << 20, TxID: prod.TxID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.export(t, reg, pack.Encode()).epcs(); !got["urn:epc:id:sgtin:40123450.00001."+h.demo.CloneSerial] {
+		t.Errorf("with an 8-digit company prefix: %v", got)
+	}
+}
+
+func TestEPCISExportRefusals(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name   string
+		role   trace.Role
+		query  string
+		status int
+		kind   string
+		field  string
+	}{
+		{"gtin alone", reg, "gtin=" + ledgersim.DemoGTIN, 422, api.ProbInvalidField, "gtin"},
+		{"serial and lot", reg, "gtin=" + ledgersim.DemoGTIN + "&serial=A&lot=B", 422, api.ProbInvalidField, "gtin"},
+		{"serial alone", reg, "serial=A", 422, api.ProbInvalidField, "serial"},
+		{"shipment and gtin", reg, "shipment=X&gtin=" + ledgersim.DemoGTIN + "&lot=B", 422, api.ProbInvalidField, "shipment"},
+		{"bad epcForm", reg, "epcForm=epc", 422, api.ProbInvalidField, "epcForm"},
+		{"bad from", reg, "from=yesterday", 422, api.ProbInvalidField, "from"},
+		{"to before from", reg, "from=2026-01-02&to=2026-01-01", 422, api.ProbInvalidField, "to"},
+		{"unknown parameter", reg, "sscc=1", 422, api.ProbInvalidField, "sscc"},
+		{"unknown shipment", reg, "shipment=NOPE", 404, api.ProbNotFound, ""},
+		{"other company's GTIN", mfr, "gtin=09501101530003&serial=X", 403, api.ProbAccessDenied, "gtin"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do(request{method: http.MethodGet, path: "/api/v1/epcis/events?" + tc.query, role: tc.role})
+			expectProblem(t, r, tc.status, tc.kind, tc.field)
+		})
+	}
+}
+
+func TestEPCISImportTwiceSkipsEverything(t *testing.T) {
+	h := newHarness(t)
+	var doc bytes.Buffer
+	const n = 25
+	if err := epcis.GenerateCommissioning(&doc, n, ledgersim.DemoGTIN, "IMP-1", "301231", users[mfr].GLN); err != nil {
+		t.Fatal(err)
+	}
+	imp := func(ct string) api.ImportReport {
+		t.Helper()
+		r := h.do(request{method: http.MethodPost, path: "/api/v1/epcis/import", role: mfr, body: doc.Bytes(), contentType: ct})
+		if r.status != http.StatusOK {
+			t.Fatalf("import: %d %s", r.status, r.body)
+		}
+		var rep api.ImportReport
+		r.json(t, &rep)
+		return rep
+	}
+	first := imp("application/ld+json")
+	if first.Applied != n || first.Skipped != 0 || first.Rejected != 0 || len(first.Events.Applied) != n {
+		t.Fatalf("first import: %+v", first)
+	}
+	for i, e := range first.Events.Applied {
+		if e.EventIndex != i || len(e.TxIDs) != 1 || e.TxIDs[0] == "" || len(e.RequestIDs) != 1 || e.RequestIDs[0] != epcis.RequestID(e.EventID) {
+			t.Errorf("applied[%d] = %+v", i, e)
+		}
+	}
+	commissions := h.sim.SubmitCount(trace.TxCommissionPacks)
+	second := imp("application/json")
+	if second.Applied != 0 || second.Skipped != n || second.Rejected != 0 {
+		t.Fatalf("second import: %+v", second)
+	}
+	for i, e := range second.Events.Skipped {
+		if e.TxIDs[0] != first.Events.Applied[i].TxIDs[0] {
+			t.Errorf("skipped[%d] names tx %s, the first import %s", i, e.TxIDs[0], first.Events.Applied[i].TxIDs[0])
+		}
+	}
+	if got := h.sim.SubmitCount(trace.TxCommissionPacks); got != commissions {
+		t.Errorf("the second import submitted %d commissionings", got-commissions)
+	}
+	// The imported lot exports back as n commissioning events.
+	h.sync()
+	d := h.export(t, mfr, url.Values{"gtin": {ledgersim.DemoGTIN}, "lot": {"IMP-1"}}.Encode())
+	if got := d.bizSteps(); len(got) != n || got[0] != "commissioning" || got[n-1] != "commissioning" {
+		t.Fatalf("export of the imported lot: %v", got)
+	}
+}
+
+func TestEPCISImportReportsPerEvent(t *testing.T) {
+	h := newHarness(t)
+	ship := func(dest string) string {
+		return fmt.Sprintf(`{"type":"ObjectEvent","eventTime":"2026-03-01T10:00:00.000Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE",
+			"bizStep":"shipping","disposition":"in_transit","epcList":["urn:epc:id:sgtin:4012345.000001.SA00010"],
+			"readPoint":{"id":"urn:epc:id:sgln:4012345.00000.0"},
+			"destinationList":[{"type":"location","destination":"urn:epc:id:sgln:%s.%s.0"}]}`, dest[:7], dest[7:12])
+	}
+	body := `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument","schemaVersion":"2.0",
+		"creationDate":"2026-03-01T10:00:00Z","epcisBody":{"eventList":[` +
+		ship(users[dist].GLN) + `,` + // the wholesaler's GLN: known from the network users
+		ship("4999999000008") + `,` + // nobody's GLN
+		`{"type":"TransformationEvent","eventTime":"2026-03-01T10:00:00.000Z","eventTimeZoneOffset":"+00:00"}]}}`
+	r := h.do(request{method: http.MethodPost, path: "/api/v1/epcis/import", role: mfr, body: body, contentType: "application/ld+json"})
+	if r.status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	var rep api.ImportReport
+	r.json(t, &rep)
+	// Event 0 reaches the ledger (the destination GLN resolved), which
+	// refuses it: SA00010 is not a pack the manufacturer holds. Event 1
+	// names an unknown GLN, event 2 a type the ledger cannot represent.
+	want := []string{"Ship ev:", "4999999000008", "TransformationEvent"}
+	if rep.Applied != 0 || rep.Skipped != 0 || rep.Rejected != 3 || len(rep.Events.Rejected) != 3 {
+		t.Fatalf("report: %s", r.body)
+	}
+	for i, rj := range rep.Events.Rejected {
+		if rj.EventIndex != i || !strings.Contains(rj.Reason, want[i]) || !strings.HasPrefix(rj.EventID, "ni:///sha-256;") {
+			t.Errorf("rejected[%d] = %+v, want event %d with a reason naming %q", i, rj, i, want[i])
+		}
+	}
+}
+
+func TestEPCISImportRefusals(t *testing.T) {
+	h := newHarness(t, withoutDemo(), withConfig(func(c *api.Config) { c.UploadBodyLimit = 4096 }))
+	var big bytes.Buffer
+	if err := epcis.GenerateCommissioning(&big, 50, ledgersim.DemoGTIN, "BIG", "301231", users[mfr].GLN); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		body        any
+		contentType string
+		status      int
+		kind        string
+	}{
+		{"not JSON media", "serial\nA", "text/csv", 415, api.ProbUnsupportedMedia},
+		{"not an EPCIS document", `{"hello":"world"}`, "application/json", 422, api.ProbInvalidUpload},
+		{"over the upload limit", big.String(), "application/json", 413, api.ProbTooLarge},
+		// Streamed (no Content-Length): the limit trips while reading.
+		{"over the upload limit, streamed", io.MultiReader(bytes.NewReader(big.Bytes())), "application/json", 413, api.ProbTooLarge},
+		{"truncated", `{"type":"EPCISDocument","epcisBody":{"eventList":[{"type":"ObjectEvent"`, "application/json", 422, api.ProbInvalidUpload},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do(request{method: http.MethodPost, path: "/api/v1/epcis/import", role: mfr, body: tc.body, contentType: tc.contentType})
+			expectProblem(t, r, tc.status, tc.kind, "")
+		})
+	}
+}
+
+// ---- the official EPCIS 2.0 JSON Schema (as in package epcis's tests) ----
+
+func sharedEPCIS(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = filepath.Dir(dir)
+	}
+	dir = filepath.Join(dir, "..", "shared", "epcis")
+	if _, err := os.Stat(filepath.Join(dir, "EPCIS-JSON-Schema.json")); err != nil {
+		t.Skipf("EPCIS reference data not available (%v): ../shared/epcis next to the repository is needed for schema validation", err)
+	}
+	return dir
+}
+
+type offlineLoader struct{}
+
+func (offlineLoader) Load(url string) (any, error) {
+	return nil, errors.New("offline test: refusing to load " + url)
+}
+
+type negated struct {
+	src string
+	re  *regexp.Regexp
+}
+
+func (n negated) String() string            { return n.src }
+func (n negated) MatchString(s string) bool { return !n.re.MatchString(s) }
+
+// lookaheadRegexp adds to Go's regexp the one ECMA-262 construct the EPCIS
+// schema uses: a pattern made of one leading negative lookahead "^(?!X)".
+func lookaheadRegexp(s string) (jsonschema.Regexp, error) {
+	if inner, ok := strings.CutPrefix(s, "^(?!"); ok && strings.HasSuffix(inner, ")") {
+		inner = strings.TrimSuffix(inner, ")")
+		if strings.Contains(inner, "(?!") || strings.Contains(inner, "(?=") {
+			return nil, fmt.Errorf("unsupported nested lookaround in %q", s)
+		}
+		re, err := regexp.Compile("^(?:" + inner + ")")
+		if err != nil {
+			return nil, err
+		}
+		return negated{s, re}, nil
+	}
+	return regexp.Compile(s)
+}
+
+var (
+	schemaOnce sync.Once
+	schema     *jsonschema.Schema
+	schemaErr  error
+)
+
+func validateEPCIS(t testing.TB, doc []byte) error {
+	t.Helper()
+	dir := sharedEPCIS(t)
+	schemaOnce.Do(func() {
+		f, err := os.Open(filepath.Join(dir, "EPCIS-JSON-Schema.json"))
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		defer f.Close()
+		raw, err := jsonschema.UnmarshalJSON(f)
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		const id = "https://gs1.github.io/EPCIS/EPCIS-JSON-Schema.json"
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		c.UseLoader(offlineLoader{})
+		c.UseRegexpEngine(lookaheadRegexp)
+		if schemaErr = c.AddResource(id, raw); schemaErr != nil {
+			return
+		}
+		schema, schemaErr = c.Compile(id)
+	})
+	if schemaErr != nil {
+		t.Fatalf("compile the EPCIS schema: %v", schemaErr)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return err
+	}
+	if err := schema.Validate(inst); err != nil {
+		return err
+	}
+	// A document must also be one JSON value (a truncated stream is not).
+	return json.Unmarshal(doc, new(any))
+}
+
+func TestSuspectReport(t *testing.T) {
+	h := newHarness(t)
+	path := "/api/v1/anomalies/" + url.PathEscape(h.demo.Clone) + "/report"
+	r := h.do(request{method: http.MethodGet, path: path, role: reg})
+	if r.status != http.StatusOK {
+		t.Fatalf("report: %d %s", r.status, r.body)
+	}
+	var rep epcis.SuspectReport
+	r.json(t, &rep)
+	if rep.Anomaly.ID != h.demo.Clone || rep.Pack.GTIN != ledgersim.DemoGTIN || rep.Pack.Serial != h.demo.CloneSerial || rep.Pack.Lot != ledgersim.DemoLot {
+		t.Errorf("report names anomaly %s, pack %+v", rep.Anomaly.ID, rep.Pack)
+	}
+	if len(rep.Custody) < 3 || rep.FDA3911.ProblemType == "" || rep.Product.Name == "" {
+		t.Errorf("custody %d steps, problem type %q, product %q", len(rep.Custody), rep.FDA3911.ProblemType, rep.Product.Name)
+	}
+
+	r = h.do(request{method: http.MethodGet, path: path + "?format=html", role: reg})
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("html report: %d %q", r.status, r.header.Get("Content-Type"))
+	}
+	for _, want := range []string{"<html", h.demo.CloneSerial, ledgersim.DemoLot} {
+		if !bytes.Contains(r.body, []byte(want)) {
+			t.Errorf("the HTML page does not contain %q", want)
+		}
+	}
+
+	tests := []struct {
+		name, path  string
+		status      int
+		kind, field string
+	}{
+		{"unknown anomaly", "/api/v1/anomalies/nope/report", 404, api.ProbNotFound, ""},
+		{"bad format", path + "?format=pdf", 422, api.ProbInvalidField, "format"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			expectProblem(t, h.do(request{method: http.MethodGet, path: tc.path, role: reg}), tc.status, tc.kind, tc.field)
+		})
+	}
+}
+
+func TestVerifyByDigitalLink(t *testing.T) {
+	h := newHarness(t)
+	const dl = "https://id.gs1.org/01/" + ledgersim.DemoGTIN + "/10/" + ledgersim.DemoLot + "/21/SA00004?17=" + ledgersim.Expiry
+	check := func(t *testing.T, r response, wantSerial string) {
+		t.Helper()
+		if r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		var res trace.VerifyResult
+		r.json(t, &res)
+		if res.Pack == nil || res.Pack.Serial != wantSerial || res.Pack.Lot != ledgersim.DemoLot || res.Status == "" {
+			t.Errorf("verify result %s", r.body)
+		}
+	}
+	t.Run("POST verify with a Digital Link scan", func(t *testing.T) {
+		check(t, h.do(request{method: http.MethodPost, path: "/api/v1/packs/verify", role: ph, body: api.VerifyBody{Scan: dl}}), "SA00004")
+	})
+	t.Run("GET by-digital-link", func(t *testing.T) {
+		check(t, h.do(request{method: http.MethodGet, path: "/api/v1/packs/by-digital-link?uri=" + url.QueryEscape(dl), role: ph}), "SA00004")
+	})
+	t.Run("the dispensed clone is refused", func(t *testing.T) {
+		u := strings.Replace(dl, "SA00004", h.demo.CloneSerial, 1)
+		r := h.do(request{method: http.MethodGet, path: "/api/v1/packs/by-digital-link?uri=" + url.QueryEscape(u), role: ph})
+		check(t, r, h.demo.CloneSerial)
+		var res trace.VerifyResult
+		r.json(t, &res)
+		if res.OK() {
+			t.Errorf("a dispensed pack verified ok: %s", r.body)
+		}
+	})
+	tests := []struct {
+		name, query string
+		kind        string
+	}{
+		{"no uri", "", api.ProbInvalidField},
+		{"not a URI", "uri=" + url.QueryEscape("(01)"+ledgersim.DemoGTIN+"(21)SA00004"), api.ProbInvalidField},
+		{"no expiry", "uri=" + url.QueryEscape(strings.Split(dl, "?")[0]), api.ProbInvalidGS1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do(request{method: http.MethodGet, path: "/api/v1/packs/by-digital-link?" + tc.query, role: ph})
+			expectProblem(t, r, 422, tc.kind, "uri")
+		})
+	}
+}
