@@ -22,17 +22,19 @@ func (n *network) smoke(ctx context.Context) (time.Duration, error) {
 	contract := gw.GetNetwork(n.l.Channel).GetContractWithName(n.l.Chaincode.Name, "probe")
 	value := time.Now().UTC().Format(time.RFC3339Nano)
 	start := time.Now()
-	// The first invocation after a (re)start waits for the peers to connect
-	// to their chaincode servers; retry briefly.
+	// On a new network the gateway can plan a MAJORITY endorsement only
+	// once gossip has found the other orgs' peers through the anchor peers,
+	// and the first invocation waits for the peers to reach their
+	// chaincode servers: retry for up to a minute.
 	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		if _, lastErr = contract.SubmitTransaction("Put", "smoke", value); lastErr == nil {
 			break
 		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 	if lastErr != nil {
