@@ -3,24 +3,18 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/pharmatrace/pharmatrace/api"
 	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/epcis"
+	"github.com/pharmatrace/pharmatrace/epcis/epcisschema"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -282,101 +276,13 @@ func TestEPCISImportRefusals(t *testing.T) {
 
 // ---- the official EPCIS 2.0 JSON Schema (as in package epcis's tests) ----
 
-func sharedEPCIS(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	dir = filepath.Join(dir, "..", "shared", "epcis")
-	if _, err := os.Stat(filepath.Join(dir, "EPCIS-JSON-Schema.json")); err != nil {
-		t.Skipf("EPCIS reference data not available (%v): ../shared/epcis next to the repository is needed for schema validation", err)
-	}
-	return dir
-}
-
-type offlineLoader struct{}
-
-func (offlineLoader) Load(url string) (any, error) {
-	return nil, errors.New("offline test: refusing to load " + url)
-}
-
-type negated struct {
-	src string
-	re  *regexp.Regexp
-}
-
-func (n negated) String() string            { return n.src }
-func (n negated) MatchString(s string) bool { return !n.re.MatchString(s) }
-
-// lookaheadRegexp adds to Go's regexp the one ECMA-262 construct the EPCIS
-// schema uses: a pattern made of one leading negative lookahead "^(?!X)".
-func lookaheadRegexp(s string) (jsonschema.Regexp, error) {
-	if inner, ok := strings.CutPrefix(s, "^(?!"); ok && strings.HasSuffix(inner, ")") {
-		inner = strings.TrimSuffix(inner, ")")
-		if strings.Contains(inner, "(?!") || strings.Contains(inner, "(?=") {
-			return nil, fmt.Errorf("unsupported nested lookaround in %q", s)
-		}
-		re, err := regexp.Compile("^(?:" + inner + ")")
-		if err != nil {
-			return nil, err
-		}
-		return negated{s, re}, nil
-	}
-	return regexp.Compile(s)
-}
-
-var (
-	schemaOnce sync.Once
-	schema     *jsonschema.Schema
-	schemaErr  error
-)
-
+// validateEPCIS checks a document against the official EPCIS 2.0 JSON
+// Schema, and that it is one JSON value (a truncated stream is not).
 func validateEPCIS(t testing.TB, doc []byte) error {
 	t.Helper()
-	dir := sharedEPCIS(t)
-	schemaOnce.Do(func() {
-		f, err := os.Open(filepath.Join(dir, "EPCIS-JSON-Schema.json"))
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		defer f.Close()
-		raw, err := jsonschema.UnmarshalJSON(f)
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		const id = "https://gs1.github.io/EPCIS/EPCIS-JSON-Schema.json"
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
-		c.UseLoader(offlineLoader{})
-		c.UseRegexpEngine(lookaheadRegexp)
-		if schemaErr = c.AddResource(id, raw); schemaErr != nil {
-			return
-		}
-		schema, schemaErr = c.Compile(id)
-	})
-	if schemaErr != nil {
-		t.Fatalf("compile the EPCIS schema: %v", schemaErr)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
+	if err := epcisschema.Validate(t, doc); err != nil {
 		return err
 	}
-	if err := schema.Validate(inst); err != nil {
-		return err
-	}
-	// A document must also be one JSON value (a truncated stream is not).
 	return json.Unmarshal(doc, new(any))
 }
 
