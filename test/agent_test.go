@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/gateway"
 	"github.com/pharmatrace/pharmatrace/scanner-agent/simscan"
 	"github.com/pharmatrace/pharmatrace/test/testnet"
@@ -68,40 +69,16 @@ type agent struct {
 func newAgent(t *testing.T, n *testnet.Network, site string) *agent {
 	t.Helper()
 	dir := t.TempDir()
-	id, err := n.User("Pharmacy", site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "scanner")
-	sim, err := simscan.New(simscan.Options{Link: link, Suffix: []byte("\r"), Rate: 50})
+	sim, err := simscan.New(simscan.Options{Link: filepath.Join(dir, "scanner"), Suffix: []byte("\r"), Rate: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	gc, err := n.GatewayConfig("Pharmacy", site)
+	cfg, err := fabconn.WriteStationConfig(n.Layout, "Pharmacy", site, site, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var peers strings.Builder
-	for _, ep := range gc.Endpoints {
-		fmt.Fprintf(&peers, "    - {endpoint: %q, tls_root_cert_file: %q}\n", ep.Address, ep.TLSRootCertFile)
-	}
-	cfg := fmt.Sprintf(`station_id: %s
-gln: %q
-mode: dispense
-identity: {msp_id: %s, cert_file: %q, key_file: %q}
-scanners:
-  - {name: counter, device: %q, suffix: CR, inter_char_timeout: 50ms}
-queue: {path: %q}
-ledger:
-  channel: %s
-  chaincode: %s
-  peers:
-%s`, site, id.GLN, id.MSPID, id.CertFile, id.KeyFile, link, filepath.Join(dir, "outbox.db"), n.Channel, n.Chaincode.Name, peers.String())
-	a := &agent{t: t, n: n, dir: dir, cfg: filepath.Join(dir, "station.yaml"), sim: sim}
-	if err := os.WriteFile(a.cfg, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	a := &agent{t: t, n: n, dir: dir, cfg: cfg, sim: sim}
 	t.Cleanup(a.stop)
 	a.start()
 	return a

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -26,9 +27,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"gopkg.in/yaml.v3"
 
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 	"github.com/pharmatrace/pharmatrace/gateway"
+	"github.com/pharmatrace/pharmatrace/scanner-agent/station"
 )
 
 // GatewayConfig is the package gateway configuration of user of org: the
@@ -225,4 +228,35 @@ func MetricValue(b []byte, name, label string) (float64, bool) {
 		return v, err == nil
 	}
 	return 0, false
+}
+
+// WriteStationConfig writes dir/station.yaml for a dispensing station run
+// as user of org: its identity and site from the network, its scanner on
+// dir/scanner (a pseudo-terminal link, as `scanner-agent simulate -link`
+// keeps it), its outbox in dir/outbox.db, every org's peer for failover,
+// and metrics/status on listen ("" for none). It returns the file's path.
+func WriteStationConfig(l *netspec.Layout, org, user, stationID, dir, listen string) (string, error) {
+	id, err := l.User(org, user)
+	if err != nil {
+		return "", err
+	}
+	gc, err := GatewayConfig(l, org, user)
+	if err != nil {
+		return "", err
+	}
+	cfg := station.Config{StationID: stationID, GLN: id.GLN, Mode: station.ModeDispense,
+		Identity: station.Identity{MSPID: id.MSPID, CertFile: id.CertFile, KeyFile: id.KeyFile},
+		Scanners: []station.Scanner{{Name: "counter", Device: filepath.Join(dir, "scanner"), Suffix: "CR"}},
+		Queue:    station.Queue{Path: filepath.Join(dir, "outbox.db")},
+		Ledger:   station.Ledger{Channel: l.Channel, Chaincode: l.Chaincode.Name},
+		Metrics:  station.Metrics{Listen: listen}}
+	for _, ep := range gc.Endpoints {
+		cfg.Ledger.Peers = append(cfg.Ledger.Peers, station.Peer{Endpoint: ep.Address, TLSRootCertFile: ep.TLSRootCertFile})
+	}
+	y, err := yaml.Marshal(&cfg)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "station.yaml")
+	return path, os.WriteFile(path, y, 0o644)
 }

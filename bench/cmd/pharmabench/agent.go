@@ -12,12 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/pharmatrace/pharmatrace/bench"
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/scanner-agent/simscan"
-	"github.com/pharmatrace/pharmatrace/scanner-agent/station"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -67,24 +64,8 @@ func scanToVerdict(ctx context.Context, e *env) ([]bench.Figure, error) {
 		return nil, err
 	}
 	defer sim.Close()
-	gc, err := fabconn.GatewayConfig(e.l, "Pharmacy", site)
+	cfgPath, err := fabconn.WriteStationConfig(e.l, "Pharmacy", site, "bench", dir, "")
 	if err != nil {
-		return nil, err
-	}
-	cfg := station.Config{StationID: "bench", GLN: pid.GLN, Mode: station.ModeDispense,
-		Identity: station.Identity{MSPID: pid.MSPID, CertFile: pid.CertFile, KeyFile: pid.KeyFile},
-		Scanners: []station.Scanner{{Name: "counter", Device: link, Suffix: "CR"}},
-		Queue:    station.Queue{Path: filepath.Join(dir, "outbox.db")},
-		Ledger:   station.Ledger{Channel: e.l.Channel, Chaincode: e.l.Chaincode.Name}}
-	for _, ep := range gc.Endpoints {
-		cfg.Ledger.Peers = append(cfg.Ledger.Peers, station.Peer{Endpoint: ep.Address, TLSRootCertFile: ep.TLSRootCertFile})
-	}
-	y, err := yaml.Marshal(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	cfgPath := filepath.Join(dir, "station.yaml")
-	if err := os.WriteFile(cfgPath, y, 0o644); err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(filepath.Dir(os.Args[0]), "scanner-agent"), "run", "-config", cfgPath)

@@ -12,13 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 	"github.com/pharmatrace/pharmatrace/gateway"
 	"github.com/pharmatrace/pharmatrace/gs1"
-	"github.com/pharmatrace/pharmatrace/scanner-agent/station"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -196,24 +193,7 @@ func (n *network) seedStation(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("seed demo receipt: %w", err)
 	}
 
-	gc, err := fabconn.GatewayConfig(n.l, org, user)
-	if err != nil {
-		return "", err
-	}
-	cfg := station.Config{StationID: "demo-counter", GLN: site.GLN, Mode: station.ModeDispense,
-		Identity: station.Identity{MSPID: site.MSPID, CertFile: site.CertFile, KeyFile: site.KeyFile},
-		Scanners: []station.Scanner{{Name: "counter", Device: filepath.Join(dir, "scanner"), Suffix: "CR"}},
-		Queue:    station.Queue{Path: filepath.Join(dir, "outbox.db")},
-		Ledger:   station.Ledger{Channel: n.l.Channel, Chaincode: n.l.Chaincode.Name},
-		Metrics:  station.Metrics{Listen: n.l.Addr(n.l.Apps.StationPort)}}
-	for _, ep := range gc.Endpoints {
-		cfg.Ledger.Peers = append(cfg.Ledger.Peers, station.Peer{Endpoint: ep.Address, TLSRootCertFile: ep.TLSRootCertFile})
-	}
-	y, err := yaml.Marshal(&cfg)
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "station.yaml"), y, 0o644); err != nil {
+	if _, err := fabconn.WriteStationConfig(n.l, org, user, "demo-counter", dir, n.l.Addr(n.l.Apps.StationPort)); err != nil {
 		return "", err
 	}
 	body := "# demo packs at " + site.GLN + " (" + n.l.Apps.StationUser + "), one DataMatrix per line\n" + strings.Join(lines, "\n") + "\n"
