@@ -14,6 +14,7 @@ import (
 
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/epcis"
+	"github.com/pharmatrace/pharmatrace/epcis/importer"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -207,34 +208,48 @@ func (s *Server) importEPCIS(c echo.Context) error {
 		return msp, msp != ""
 	}
 	body := &readErr{r: c.Request().Body}
-	rd := epcis.NewReader(body, epcis.ImportOptions{LookupGLN: lookup})
-	var rep epcis.Report
-	for {
-		p, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(body.err, &mbe) {
-				return NewProblem(ProbTooLarge, "the document exceeds %d bytes", mbe.Limit)
-			}
+	rd := epcis.NewReader(body, epcis.ImportOptions{LookupGLN: lookup, LookupPack: lookupPack(ctx, led)})
+	rep, err := importer.Run(ctx, rd, importer.Options{
+		LedgerFor: func(*epcis.Planned) (importer.Ledger, error) { return led, nil },
+		Stop: func(err error) bool {
+			return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) ||
+				errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || trace.ClassifyError(err) == nil
+		},
+	})
+	if lookupErr != nil {
+		return lookupErr
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var de *epcis.DocumentError
+		switch {
+		case errors.As(body.err, &mbe):
+			return NewProblem(ProbTooLarge, "the document exceeds %d bytes", mbe.Limit)
+		case errors.As(err, &de):
 			return NewProblem(ProbInvalidUpload, "%s", err)
 		}
-		if lookupErr != nil {
-			return lookupErr
-		}
-		if rep.Add(p) {
-			continue
-		}
-		if err := s.applyPlan(ctx, led, &rep, p); err != nil {
-			return err
-		}
+		return fmt.Errorf("epcis import: %w", err)
 	}
-	out := ImportReport{Events: rep}
+	out := ImportReport{Events: *rep}
 	out.Applied, out.Skipped, out.Rejected = rep.Counts()
 	s.log.Info("api: epcis import", "applied", out.Applied, "skipped", out.Skipped, "rejected", out.Rejected, "msp", identity(c).MSP)
 	return writeJSON(c, http.StatusOK, out)
+}
+
+// lookupPack reads a pack's lot and expiry from the ledger (for imported
+// scans whose EPC does not carry them).
+func lookupPack(ctx context.Context, led Ledger) func(trace.PackRef) (string, string, bool, error) {
+	return func(ref trace.PackRef) (string, string, bool, error) {
+		var got trace.GetPackResult
+		err := led.Evaluate(ctx, trace.TxGetPack, &trace.PackQuery{GTIN: ref.GTIN, Serial: ref.Serial}, &got)
+		switch {
+		case errors.Is(err, trace.ErrNotFound):
+			return "", "", false, nil
+		case err != nil:
+			return "", "", false, err
+		}
+		return got.Pack.Lot, got.Pack.Expiry, true, nil
+	}
 }
 
 // readErr remembers the error of the reader it wraps (the EPCIS reader
@@ -250,67 +265,6 @@ func (e *readErr) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
-}
-
-// applyPlan submits one event's writes. An infrastructure failure stops the
-// import (returned); the ledger's refusals and classified errors reject the
-// event. A write whose request ID the ledger already holds is not sent
-// again: the event is skipped (when all its writes are known) with the
-// original transactions.
-func (s *Server) applyPlan(ctx context.Context, led Ledger, rep *epcis.Report, p epcis.Planned) error {
-	var txIDs []string
-	known := 0
-	conflict := ""
-	for _, op := range p.Ops {
-		var got trace.GetRequestResult
-		if err := led.Evaluate(ctx, trace.TxGetRequest, &trace.RequestQuery{RequestID: op.Request.ID()}, &got); err != nil {
-			return fmt.Errorf("epcis import: event %d: look up request %s: %w", p.Index, op.Request.ID(), err)
-		}
-		if got.Found && got.Request != nil {
-			known++
-			txIDs = append(txIDs, got.Request.TxID)
-			continue
-		}
-		res := resultFor(op.Transaction)
-		err := led.Submit(ctx, op.Transaction, op.Request, res)
-		switch {
-		case errors.Is(err, trace.ErrConflict):
-			conflict = err.Error()
-			continue
-		case errors.Is(err, ErrUnavailable), errors.Is(err, ErrOutcomeUnknown), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			return fmt.Errorf("epcis import: event %d: %w", p.Index, err)
-		case err != nil:
-			rep.Reject(p, fmt.Sprintf("%s %s: %v", op.Transaction, op.Request.ID(), err))
-			return nil
-		}
-		if o := res.Out(); !o.OK() {
-			rep.Reject(p, fmt.Sprintf("%s %s refused (%s): %s", op.Transaction, op.Request.ID(), o.Code, o.Message))
-			return nil
-		}
-		txIDs = append(txIDs, res.Out().TxID)
-	}
-	switch {
-	case conflict != "":
-		rep.Skip(p, "conflict: "+conflict, txIDs...)
-	case known == len(p.Ops):
-		rep.Skip(p, "already applied", txIDs...)
-	default:
-		rep.Apply(p, txIDs...)
-	}
-	return nil
-}
-
-// resultFor returns a new result value for an imported write.
-func resultFor(fn string) trace.Result {
-	switch fn {
-	case trace.TxCommissionPacks:
-		return &trace.CommissionPacksResult{}
-	case trace.TxShip:
-		return &trace.ShipmentResult{}
-	case trace.TxAggregate:
-		return &trace.AggregateResult{}
-	}
-	return &trace.Outcome{}
 }
 
 // suspectReport answers the suspect-product report of an anomaly: the

@@ -14,6 +14,7 @@ import (
 	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/epcis"
+	"github.com/pharmatrace/pharmatrace/epcis/importer"
 	"github.com/pharmatrace/pharmatrace/epcis/epcisschema"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -187,9 +188,16 @@ func TestEPCISImportTwiceSkipsEverything(t *testing.T) {
 	if first.Applied != n || first.Skipped != 0 || first.Rejected != 0 || len(first.Events.Applied) != n {
 		t.Fatalf("first import: %+v", first)
 	}
+	// One pack per event, one lot: the events merge into one
+	// commissioning write whose request ID derives from all their IDs.
+	ids := make([]string, n)
 	for i, e := range first.Events.Applied {
-		if e.EventIndex != i || len(e.TxIDs) != 1 || e.TxIDs[0] == "" || len(e.RequestIDs) != 1 || e.RequestIDs[0] != epcis.RequestID(e.EventID) {
-			t.Errorf("applied[%d] = %+v", i, e)
+		ids[i] = e.EventID
+	}
+	batch := importer.BatchID(ids)
+	for i, e := range first.Events.Applied {
+		if e.EventIndex != i || len(e.TxIDs) != 1 || e.TxIDs[0] != first.Events.Applied[0].TxIDs[0] || len(e.RequestIDs) != 1 || e.RequestIDs[0] != batch {
+			t.Errorf("applied[%d] = %+v, want request %s", i, e, batch)
 		}
 	}
 	commissions := h.sim.SubmitCount(trace.TxCommissionPacks)
@@ -205,10 +213,11 @@ func TestEPCISImportTwiceSkipsEverything(t *testing.T) {
 	if got := h.sim.SubmitCount(trace.TxCommissionPacks); got != commissions {
 		t.Errorf("the second import submitted %d commissionings", got-commissions)
 	}
-	// The imported lot exports back as n commissioning events.
+	// The imported lot exports back as the one commissioning transaction
+	// of n packs.
 	h.sync()
 	d := h.export(t, mfr, url.Values{"gtin": {ledgersim.DemoGTIN}, "lot": {"IMP-1"}}.Encode())
-	if got := d.bizSteps(); len(got) != n || got[0] != "commissioning" || got[n-1] != "commissioning" {
+	if got := d.bizSteps(); len(got) != 1 || got[0] != "commissioning" || len(d.EPCISBody.EventList[0].EPCList) != n {
 		t.Fatalf("export of the imported lot: %v", got)
 	}
 }

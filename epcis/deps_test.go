@@ -6,10 +6,10 @@ import (
 	"github.com/pharmatrace/pharmatrace/internal/deptest"
 )
 
-// TestDependencies proves that package epcis depends on the standard
-// library and PharmaTrace's trace and gs1 packages only.
+// TestDependencies proves that packages epcis and epcis/importer depend on
+// the standard library and PharmaTrace's trace and gs1 packages only.
 func TestDependencies(t *testing.T) {
 	const mod = "github.com/pharmatrace/pharmatrace"
-	pkgs := deptest.Deps(t, mod+"/epcis")
-	deptest.OnlyStandard(t, pkgs, mod+"/epcis", mod+"/trace", mod+"/gs1")
+	pkgs := deptest.Deps(t, mod+"/epcis", mod+"/epcis/importer")
+	deptest.OnlyStandard(t, pkgs, mod+"/epcis", mod+"/epcis/importer", mod+"/trace", mod+"/gs1")
 }

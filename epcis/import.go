@@ -1,10 +1,13 @@
 package epcis
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/pharmatrace/pharmatrace/trace"
@@ -19,6 +22,12 @@ type ImportOptions struct {
 	// commissioning event is split into several requests (default
 	// trace.DefaultMaxCommission).
 	MaxSerials int
+	// LookupPack returns the lot and expiry (YYMMDD) of a pack the document
+	// did not commission itself and whose EPC does not carry them (an
+	// SGTIN EPC URI never does): dispensing, decommissioning and undo need
+	// them for the scan they replay. An error stops the import (it is
+	// returned by Next); ok false rejects the event.
+	LookupPack func(ref trace.PackRef) (lot, expiry string, ok bool, err error)
 }
 
 // Op is one ledger write planned for an imported event.
@@ -53,8 +62,12 @@ type Planned struct {
 	// Type, Action and BizStep describe the event (BizStep as a bare CBV
 	// term when it is one).
 	Type, Action, BizStep string
-	Ops                   []Op
-	Rejection             *Rejection
+	// Site is the GLN where the event happened: bizLocation, else
+	// readPoint ("" when the event names neither). An importer holding
+	// several identities signs the writes with the one of this site.
+	Site      string
+	Ops       []Op
+	Rejection *Rejection
 }
 
 // RequestIDs returns the request IDs of the planned writes.
@@ -76,6 +89,7 @@ type Reader struct {
 	dec    *json.Decoder
 	opt    ImportOptions
 	ctx    *Context
+	packs  map[trace.PackRef]lotExpiry // packs commissioned by the document
 	index  int
 	open   int  // JSON objects open around the event list
 	inList bool // positioned inside the event list
@@ -90,11 +104,25 @@ func NewReader(r io.Reader, opt ImportOptions) *Reader {
 	if opt.MaxSerials <= 0 {
 		opt.MaxSerials = trace.DefaultMaxCommission
 	}
-	return &Reader{dec: dec, opt: opt, ctx: DefaultContext()}
+	return &Reader{dec: dec, opt: opt, ctx: DefaultContext(), packs: map[trace.PackRef]lotExpiry{}}
+}
+
+// lotExpiry is what a replayed scan needs besides the pack's identity.
+type lotExpiry struct{ lot, expiry string }
+
+// DocumentError says where and how a document is malformed (not JSON, not
+// an EPCIS document); Reader.Next returns it.
+type DocumentError struct {
+	Offset int64 // byte offset in the document
+	Reason string
+}
+
+func (e *DocumentError) Error() string {
+	return fmt.Sprintf("epcis: document at byte %d: %s", e.Offset, e.Reason)
 }
 
 func (r *Reader) fail(format string, args ...any) error {
-	r.err = fmt.Errorf("epcis: document at byte %d: %s", r.dec.InputOffset(), fmt.Sprintf(format, args...))
+	r.err = &DocumentError{Offset: r.dec.InputOffset(), Reason: fmt.Sprintf(format, args...)}
 	return r.err
 }
 
@@ -264,7 +292,12 @@ func (r *Reader) Next() (Planned, error) {
 	if !ok {
 		return Planned{Index: i, Rejection: &Rejection{EventIndex: i, Reason: "the event is not a JSON object"}}, nil
 	}
-	return r.plan(i, ev), nil
+	p, err := r.plan(i, ev)
+	if err != nil {
+		r.err = fmt.Errorf("epcis: eventList[%d]: %w", i, err)
+		return Planned{}, r.err
+	}
+	return p, nil
 }
 
 // Context returns the hash context read from the document's @context.
@@ -272,13 +305,19 @@ func (r *Reader) Context() *Context { return r.ctx }
 
 func str(v any) string { s, _ := v.(string); return strings.TrimSpace(s) }
 
-func (r *Reader) plan(i int, ev map[string]any) Planned {
+// lookupError marks a LookupPack failure: it stops the import.
+type lookupError struct{ err error }
+
+func (e lookupError) Error() string { return e.err.Error() }
+func (e lookupError) Unwrap() error { return e.err }
+
+func (r *Reader) plan(i int, ev map[string]any) (Planned, error) {
 	p := Planned{Index: i, Type: str(ev["type"]), Action: str(ev["action"])}
 	p.BizStep, _ = bizSteps.bare(str(ev["bizStep"]), "bizstep")
-	reject := func(format string, args ...any) Planned {
+	reject := func(format string, args ...any) (Planned, error) {
 		p.Ops = nil
 		p.Rejection = &Rejection{EventIndex: i, EventID: p.EventID, Reason: fmt.Sprintf(format, args...)}
-		return p
+		return p, nil
 	}
 	id, _, err := r.ctx.EventID(ev)
 	if err != nil {
@@ -289,25 +328,88 @@ func (r *Reader) plan(i int, ev map[string]any) Planned {
 	if _, ok := ev["errorDeclaration"]; ok {
 		return reject("the event carries an errorDeclaration (it corrects an earlier event); the ledger cannot retract or correct recorded events")
 	}
+	if p.Site, err = site(ev); err != nil {
+		return reject("%v", err)
+	}
+	disp, _ := dispositions.bare(str(ev["disposition"]), "disp")
 	var ops []Op
 	switch {
 	case p.Type == "ObjectEvent" && p.Action == "ADD" && p.BizStep == "commissioning":
 		ops, err = r.planCommission(ev, reqID)
 	case p.Type == "ObjectEvent" && p.Action == "OBSERVE" && p.BizStep == "shipping":
 		ops, err = r.planShip(ev, reqID)
+	case p.Type == "ObjectEvent" && p.Action == "OBSERVE" && p.BizStep == "receiving":
+		ops, err = r.planReceive(ev, reqID)
+	case p.Type == "ObjectEvent" && p.Action == "OBSERVE" && p.BizStep == "dispensing":
+		ops, err = r.planStatus(ev, reqID, trace.TxDispense, "")
+	case p.Type == "ObjectEvent" && p.BizStep == "destroying" && (p.Action == "DELETE" || p.Action == "OBSERVE"):
+		ops, err = r.planStatus(ev, reqID, trace.TxDecommission, trace.ReasonDestroyed)
+	case p.Type == "ObjectEvent" && p.Action == "OBSERVE" && p.BizStep == "decommissioning":
+		var reason trace.Reason
+		if reason, err = r.decommissionReason(ev, disp); err == nil {
+			ops, err = r.planStatus(ev, reqID, trace.TxDecommission, reason)
+		}
+	case p.Type == "ObjectEvent" && p.Action == "OBSERVE" && p.BizStep == "stocking" && disp == "active":
+		ops, err = r.planStatus(ev, reqID, trace.TxUndo, "")
 	case p.Type == "AggregationEvent" && p.Action == "ADD" && (p.BizStep == "packing" || p.BizStep == ""):
 		ops, err = r.planAggregate(ev, reqID)
 	case p.Type == "AggregationEvent" && p.Action == "DELETE":
 		err = errors.New("unpacking (AggregationEvent DELETE) cannot be represented: the ledger has no unpacking transaction (a case is broken by shipping its packs loose)")
 	default:
 		desc := strings.TrimSpace(strings.Join([]string{p.Type, p.Action, str(ev["bizStep"])}, " "))
-		err = fmt.Errorf("%s cannot be represented on the ledger: import applies only commissioning (ObjectEvent ADD commissioning), shipping (ObjectEvent OBSERVE shipping) and packing (AggregationEvent ADD packing)", desc)
+		err = fmt.Errorf("%s cannot be represented on the ledger: import applies ObjectEvents of commissioning (ADD), shipping, receiving, dispensing, decommissioning, destroying and stocking back to active (undo), and AggregationEvent ADD packing", desc)
+	}
+	var le lookupError
+	if errors.As(err, &le) {
+		return Planned{}, le.err
 	}
 	if err != nil {
 		return reject("%v", err)
 	}
 	p.Ops = ops
-	return p
+	return p, nil
+}
+
+// site returns the GLN of the event's bizLocation, else of its readPoint.
+func site(ev map[string]any) (string, error) {
+	for _, f := range []string{"bizLocation", "readPoint"} {
+		m, ok := ev[f].(map[string]any)
+		if !ok {
+			continue
+		}
+		s := str(m["id"])
+		if s == "" {
+			continue
+		}
+		id, err := parseID(s)
+		if err != nil {
+			return "", fmt.Errorf("%s.id: %v", f, err)
+		}
+		if id.kind != kindGLN {
+			return "", fmt.Errorf("%s.id is not a location (SGLN or Digital Link 414)", f)
+		}
+		return id.key, nil
+	}
+	return "", nil
+}
+
+// decommissionReason reads the EU reason of a decommissioning event: the
+// PharmaTrace extension pharmatrace:decommissionReason, else what the CBV
+// disposition implies (stolen).
+func (r *Reader) decommissionReason(ev map[string]any, disp string) (trace.Reason, error) {
+	for k, v := range ev {
+		if k == "pharmatrace:decommissionReason" || r.ctx.expandKey(k) == "{"+Namespace+"}decommissionReason" {
+			reason := trace.Reason(str(v))
+			if slices.Contains(trace.DecommissionReasons, reason) {
+				return reason, nil
+			}
+			return "", fmt.Errorf("%s %q is not an EU decommissioning reason (%v)", k, str(v), trace.DecommissionReasons)
+		}
+	}
+	if disp == "stolen" {
+		return trace.ReasonStolen, nil
+	}
+	return "", fmt.Errorf("decommissioning with disposition %q names no EU reason: add pharmatrace:decommissionReason (namespace %s) with one of %v", disp, Namespace, trace.DecommissionReasons)
 }
 
 // ids reads a list of identifiers.
@@ -420,6 +522,9 @@ func (r *Reader) planCommission(ev map[string]any, reqID string) ([]Op, error) {
 	}
 	var ops []Op
 	for _, g := range gtins {
+		for _, ser := range serials[g] {
+			r.packs[trace.PackRef{GTIN: g, Serial: ser}] = lotExpiry{lot, exp}
+		}
 		s := serials[g]
 		for len(s) > 0 {
 			n := min(len(s), r.opt.MaxSerials)
@@ -446,6 +551,12 @@ func numbered(ops []Op, reqID string) ([]Op, error) {
 		case *trace.ShipRequest:
 			q.RequestID = id
 		case *trace.AggregateRequest:
+			q.RequestID = id
+		case *trace.ReceiveRequest:
+			q.RequestID = id
+		case *trace.ScanRequest:
+			q.RequestID = id
+		case *trace.DecommissionRequest:
 			q.RequestID = id
 		}
 		if err := ops[k].Request.Validate(); err != nil {
@@ -483,15 +594,115 @@ func (r *Reader) planShip(ev map[string]any, reqID string) ([]Op, error) {
 	}
 	req.To = to
 	req.ShipmentID = reqID
-	if txs, ok := ev["bizTransactionList"].([]any); ok {
-		for _, x := range txs {
-			m, _ := x.(map[string]any)
-			if id, ok := strings.CutPrefix(str(m["bizTransaction"]), ShipmentURNPrefix); ok {
-				req.ShipmentID = id
-			}
-		}
+	if id, ok := shipmentID(ev); ok {
+		req.ShipmentID = id
 	}
 	return numbered([]Op{{Transaction: trace.TxShip, Request: req}}, reqID)
+}
+
+// shipmentID derives the ledger shipment ID from the event's despatch
+// advice (bizTransactionList entry of type desadv): a PharmaTrace shipment
+// URN gives its ID back; another desadv (a trading partner's ASN) gives
+// "asn-" and 32 hex digits of its SHA-256, so that the shipping and the
+// receiving event of one ASN name the same shipment.
+func shipmentID(ev map[string]any) (string, bool) {
+	txs, _ := ev["bizTransactionList"].([]any)
+	other := ""
+	for _, x := range txs {
+		m, _ := x.(map[string]any)
+		bt := str(m["bizTransaction"])
+		if id, ok := strings.CutPrefix(bt, ShipmentURNPrefix); ok && trace.CheckID(id) == nil {
+			return id, true
+		}
+		if typ, _ := bizTransactionTypes.bare(str(m["type"]), "btt"); typ == "desadv" && bt != "" && other == "" {
+			other = bt
+		}
+	}
+	if other == "" {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(other))
+	return "asn-" + hex.EncodeToString(sum[:16]), true
+}
+
+// epcLists reads epcList as packs (SGTIN) and logistic units (SSCC).
+func epcLists(ev map[string]any, what string) ([]parsedID, []trace.PackRef, []string, error) {
+	if err := noQuantities(ev, "quantityList"); err != nil {
+		return nil, nil, nil, err
+	}
+	epcs, err := ids(ev, "epcList")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(epcs) == 0 {
+		return nil, nil, nil, fmt.Errorf("epcList is empty: nothing to %s", what)
+	}
+	var packs []trace.PackRef
+	var ssccs []string
+	for k, id := range epcs {
+		switch id.kind {
+		case kindSGTIN:
+			packs = append(packs, trace.PackRef{GTIN: id.key, Serial: id.serial})
+		case kindSSCC:
+			ssccs = append(ssccs, id.key)
+		default:
+			return nil, nil, nil, fmt.Errorf("epcList[%d] is neither a pack (SGTIN) nor a logistic unit (SSCC)", k)
+		}
+	}
+	return epcs, packs, ssccs, nil
+}
+
+func (r *Reader) planReceive(ev map[string]any, reqID string) ([]Op, error) {
+	_, packs, ssccs, err := epcLists(ev, "receive")
+	if err != nil {
+		return nil, err
+	}
+	id, ok := shipmentID(ev)
+	if !ok {
+		return nil, errors.New("receiving without a despatch advice (bizTransactionList desadv) cannot be represented: the ledger receives a shipment")
+	}
+	req := &trace.ReceiveRequest{ShipmentID: id, Packs: packs, SSCCs: ssccs}
+	return numbered([]Op{{Transaction: trace.TxReceive, Request: req}}, reqID)
+}
+
+// planStatus plans one scan per pack of a dispensing, decommissioning,
+// destroying or undo event (fn trace.TxDispense, TxDecommission, TxUndo).
+func (r *Reader) planStatus(ev map[string]any, reqID, fn string, reason trace.Reason) ([]Op, error) {
+	epcs, _, _, err := epcLists(ev, "change")
+	if err != nil {
+		return nil, err
+	}
+	ops := make([]Op, 0, len(epcs))
+	for k, id := range epcs {
+		if id.kind != kindSGTIN {
+			return nil, fmt.Errorf("epcList[%d] is not a pack (SGTIN): the ledger changes the state of packs", k)
+		}
+		ref := trace.PackRef{GTIN: id.key, Serial: id.serial}
+		le, ok := r.packs[ref]
+		if id.lot != "" && id.expiry != "" {
+			le, ok = lotExpiry{id.lot, id.expiry}, true
+		}
+		if !ok && r.opt.LookupPack != nil {
+			lot, exp, found, err := r.opt.LookupPack(ref)
+			if err != nil {
+				return nil, lookupError{fmt.Errorf("look up pack %s/%s: %w", ref.GTIN, ref.Serial, err)}
+			}
+			le, ok = lotExpiry{lot, exp}, found
+		}
+		if !ok {
+			return nil, fmt.Errorf("epcList[%d]: pack %s/%s is unknown (not commissioned by this document nor on the ledger), so its lot and expiry are too", k, ref.GTIN, ref.Serial)
+		}
+		scan := trace.Scan{GTIN: ref.GTIN, Serial: ref.Serial, Lot: le.lot, Expiry: le.expiry}
+		var req trace.WriteRequest
+		switch fn {
+		case trace.TxDecommission:
+			req = &trace.DecommissionRequest{Scan: scan, Reason: reason}
+		default:
+			req = &trace.ScanRequest{Scan: scan}
+		}
+		ops = append(ops, Op{Transaction: fn, Request: req})
+	}
+	return numbered(ops, reqID)
 }
 
 // destination resolves destinationList to the receiving party: the site is

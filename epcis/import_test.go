@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -96,8 +97,18 @@ func TestImportRejections(t *testing.T) {
 	cases := []struct {
 		name, event, reason string
 	}{
-		{"receiving", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":["urn:epc:id:sgtin:9506000.013435.A1"],"action":"OBSERVE","bizStep":"receiving"}`,
-			"ObjectEvent OBSERVE receiving cannot be represented"},
+		{"receiving without ASN", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":["urn:epc:id:sgtin:9506000.013435.A1"],"action":"OBSERVE","bizStep":"receiving"}`,
+			"receiving without a despatch advice"},
+		{"dispensing an unknown pack", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":["urn:epc:id:sgtin:9506000.013435.A1"],"action":"OBSERVE","bizStep":"dispensing"}`,
+			"epcList[0]: pack 09506000134352/A1 is unknown"},
+		{"decommissioning without reason", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/01/09506000134352/21/A1/10/L1/17/280131"],"action":"OBSERVE","bizStep":"decommissioning","disposition":"inactive"}`,
+			`disposition "inactive" names no EU reason`},
+		{"decommissioning with a foreign reason", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/01/09506000134352/21/A1/10/L1/17/280131"],"action":"OBSERVE","bizStep":"decommissioning","pharmatrace:decommissionReason":"lost"}`,
+			`"lost" is not an EU decommissioning reason`},
+		{"site is not a location", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":["urn:epc:id:sgtin:9506000.013435.A1"],"action":"OBSERVE","bizStep":"dispensing","bizLocation":{"id":"urn:epc:id:sscc:9506000.3000000001"}}`,
+			"bizLocation.id is not a location"},
+		{"stocking", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":["urn:epc:id:sgtin:9506000.013435.A1"],"action":"OBSERVE","bizStep":"stocking","disposition":"sellable_accessible"}`,
+			"ObjectEvent OBSERVE stocking cannot be represented"},
 		{"transformation", `{"type":"TransformationEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","inputEPCList":["urn:epc:id:sgtin:9506000.013435.A1"]}`,
 			"TransformationEvent cannot be represented"},
 		{"class-level commissioning", `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","epcList":[],"quantityList":[{"epcClass":"urn:epc:class:lgtin:9506000.013435.L1","quantity":10}],"action":"ADD","bizStep":"commissioning"}`,
@@ -310,7 +321,7 @@ func TestReport(t *testing.T) {
 	if a, s, r := rep.Counts(); a != 1 || s != 1 || r != 1 {
 		t.Errorf("counts %d %d %d", a, s, r)
 	}
-	if rep.Rejected[0].EventIndex != 1 || !strings.Contains(rep.Rejected[0].Reason, "receiving") || rep.Applied[0].RequestIDs[0] != RequestID(ps[0].EventID) {
+	if rep.Rejected[0].EventIndex != 1 || !strings.Contains(rep.Rejected[0].Reason, "nothing to receive") || rep.Applied[0].RequestIDs[0] != RequestID(ps[0].EventID) {
 		t.Errorf("report %+v", rep)
 	}
 	var empty Report
@@ -335,8 +346,9 @@ func TestImportOwnExport(t *testing.T) {
 			}
 			kinds = append(kinds, p.Ops[0].Transaction)
 		}
-		want := []string{trace.TxCommissionPacks, trace.TxAggregate, trace.TxShip, "rejected", trace.TxShip,
-			"rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected"}
+		want := []string{trace.TxCommissionPacks, trace.TxAggregate, trace.TxShip, trace.TxReceive, trace.TxShip,
+			trace.TxReceive, trace.TxDispense, trace.TxDecommission, trace.TxUndo, trace.TxDecommission,
+			trace.TxDecommission, trace.TxDecommission}
 		if !slices.Equal(kinds, want) {
 			t.Fatalf("form %d: plans %v, want %v", form, kinds, want)
 		}
@@ -349,6 +361,36 @@ func TestImportOwnExport(t *testing.T) {
 		if s1.ShipmentID != "SH-1" || s1.To != fxDist.Party() || !slices.Equal(s1.SSCCs, []string{fxSSCC}) ||
 			s2.ShipmentID != "SH-2" || s2.To != fxPharm.Party() || len(s2.Packs) != 2 {
 			t.Errorf("shipping %+v / %+v", s1, s2)
+		}
+		// Every event happened where the ledger says; the scans replay
+		// with the lot and expiry the document commissioned.
+		sites := []string{fxMfr.GLN, fxMfr.GLN, fxMfr.GLN, fxDist.GLN, fxDist.GLN, fxPharm.GLN, fxPharm.GLN,
+			fxPharm.GLN, fxPharm.GLN, fxMfr.GLN, fxDist.GLN, fxDist.GLN}
+		for k, p := range ps {
+			if p.Site != sites[k] {
+				t.Errorf("event %d (%s): site %q, want %q", k, p.BizStep, p.Site, sites[k])
+			}
+		}
+		r1 := ps[3].Ops[0].Request.(*trace.ReceiveRequest)
+		if r1.ShipmentID != "SH-1" || len(r1.Packs) != 4 {
+			t.Errorf("receiving %+v", r1)
+		}
+		d := ps[6].Ops[0].Request.(*trace.ScanRequest)
+		if !reflect.DeepEqual(d.Scan, trace.Scan{GTIN: fxGTIN, Serial: "S1", Lot: fxLot, Expiry: fxExpiry}) {
+			t.Errorf("dispensing %+v", d.Scan)
+		}
+		reasons := []trace.Reason{trace.ReasonLocked, "", trace.ReasonDestroyed, trace.ReasonStolen, trace.ReasonExported}
+		for k, want := range reasons {
+			switch q := ps[7+k].Ops[0].Request.(type) {
+			case *trace.DecommissionRequest:
+				if q.Reason != want {
+					t.Errorf("event %d: reason %q, want %q", 7+k, q.Reason, want)
+				}
+			case *trace.ScanRequest:
+				if want != "" {
+					t.Errorf("event %d: undo, want decommissioning %q", 7+k, want)
+				}
+			}
 		}
 	}
 }

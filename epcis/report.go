@@ -1,6 +1,10 @@
 package epcis
 
-import "encoding/json"
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+)
 
 // Status is what became of an imported event.
 type Status string
@@ -69,6 +73,15 @@ func (r *Report) Add(p Planned) bool {
 // Counts returns the number of applied, skipped and rejected events.
 func (r *Report) Counts() (applied, skipped, rejected int) {
 	return len(r.Applied), len(r.Skipped), len(r.Rejected)
+}
+
+// Sort orders each list by event index (an importer that applies events
+// concurrently records them out of order).
+func (r *Report) Sort() {
+	byIndex := func(a, b Entry) int { return cmp.Compare(a.EventIndex, b.EventIndex) }
+	slices.SortStableFunc(r.Applied, byIndex)
+	slices.SortStableFunc(r.Skipped, byIndex)
+	slices.SortStableFunc(r.Rejected, func(a, b Rejection) int { return cmp.Compare(a.EventIndex, b.EventIndex) })
 }
 
 // MarshalJSON writes empty lists as [] rather than null.

@@ -58,6 +58,10 @@ func (h *RequestHeader) ID() string { return h.RequestID }
 
 func (h *RequestHeader) checkHeader() error { return checkID("requestId", h.RequestID) }
 
+// CheckID validates an identifier (request, shipment, anomaly ID): 1-64
+// characters of [A-Za-z0-9._:-].
+func CheckID(s string) error { return checkID("id", s) }
+
 // checkID validates an identifier: 1-64 characters of [A-Za-z0-9._:-].
 func checkID(name, s string) error {
 	if s == "" {
