@@ -14,8 +14,8 @@ import (
 	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/epcis"
-	"github.com/pharmatrace/pharmatrace/epcis/importer"
 	"github.com/pharmatrace/pharmatrace/epcis/epcisschema"
+	"github.com/pharmatrace/pharmatrace/epcis/importer"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 

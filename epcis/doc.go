@@ -55,24 +55,40 @@
 // Reader decodes an EPCIS 2.0 JSON or JSON-LD document with json.Decoder
 // tokens: it walks to epcisBody.eventList and decodes one event at a time,
 // so documents of 100,000+ events never sit in memory. Each event becomes a
-// Planned value: its canonical hash ID and either ledger writes (Ops) or a
-// Rejection with the reason. ObjectEvent ADD commissioning becomes one
-// trace.CommissionPacksRequest per GTIN (lot from ilmd cbvmda:lotNumber,
-// expiry from cbvmda:itemExpirationDate, or AI 10/17 of Digital Link
-// URIs), split every ImportOptions.MaxSerials serials; ObjectEvent OBSERVE
-// shipping becomes a trace.ShipRequest (packs and SSCCs; destination from
-// destinationList: the location's GLN, MSP through ImportOptions.LookupGLN;
-// the shipment ID from an urn:pharmatrace:shipment: business transaction,
-// else the request ID); AggregationEvent ADD packing becomes a
-// trace.AggregateRequest. The request ID is RequestID(eventID): "ev:" and
-// the first 40 hex digits of the event hash, with ".1", ".2"... appended
-// when an event needs several writes, so importing the same document twice
-// sends the same requests and the ledger answers the second time with the
-// original outcomes. Everything else (other business steps, class-level
-// quantities, unpacking, nested aggregation, error declarations, sensor
-// events...) is rejected with a reason, never dropped silently. Report
-// collects applied, skipped and rejected events while the caller applies
-// the plans.
+// Planned value: its canonical hash ID, its site (bizLocation, else
+// readPoint) and either ledger writes (Ops) or a Rejection with the reason:
+//
+//	EPCIS event                               ledger writes
+//	ObjectEvent ADD commissioning             CommissionPacks per GTIN (lot from ilmd cbvmda:lotNumber,
+//	                                          expiry from cbvmda:itemExpirationDate, or AI 10/17 of Digital
+//	                                          Link URIs), split every ImportOptions.MaxSerials serials
+//	AggregationEvent ADD packing              Aggregate (parentID SSCC, childEPCs packs)
+//	ObjectEvent OBSERVE shipping              Ship (packs and SSCCs; destination from destinationList: the
+//	                                          location's GLN, MSP through ImportOptions.LookupGLN)
+//	ObjectEvent OBSERVE receiving             Receive of the shipment the desadv names
+//	ObjectEvent OBSERVE dispensing            Dispense, one per pack
+//	ObjectEvent DELETE|OBSERVE destroying     Decommission destroyed, one per pack
+//	ObjectEvent OBSERVE decommissioning       Decommission, one per pack, reason from
+//	                                          pharmatrace:decommissionReason (else stolen for disposition stolen)
+//	ObjectEvent OBSERVE stocking, active      Undo, one per pack
+//
+// The shipment ID comes from the desadv business transaction: an
+// urn:pharmatrace:shipment: URN gives the ID itself, another desadv (a
+// partner's ASN) "asn-" and a hash of it, so that its shipping and
+// receiving events meet; a shipping event without one uses its request ID.
+// A replayed scan needs the pack's lot and expiry: from the EPC (Digital
+// Link AI 10/17), else from the document's own commissioning, else from
+// ImportOptions.LookupPack (the ledger). The request ID is
+// RequestID(eventID): "ev:" and the first 40 hex digits of the event hash,
+// with ".1", ".2"... appended when an event needs several writes, so
+// importing the same document twice sends the same requests and the
+// ledger answers the second time with the original outcomes. Everything
+// else (other business steps, class-level quantities, unpacking, nested
+// aggregation, error declarations, sensor events...) is rejected with a
+// reason, never dropped silently. Report collects applied, skipped and
+// rejected events. Package epcis/importer applies the plans: in
+// dependency-preserving segments, concurrently within a segment, with
+// consecutive one-pack commissioning events merged into one write.
 //
 // # Canonical event hash
 //
