@@ -393,7 +393,7 @@ func (im *importer) write(ctx context.Context, led Ledger, op epcis.Op) (outcome
 	res := resultFor(op.Transaction)
 	err := led.Submit(ctx, op.Transaction, op.Request, res)
 	switch {
-	case errors.Is(err, trace.ErrConflict):
+	case err != nil && trace.ClassifyError(err) == trace.ErrConflict:
 		return outcome{kind: "conflict", reason: err.Error()}, nil
 	case err != nil && im.opt.Stop(err):
 		return outcome{}, fmt.Errorf("%s %s: %w", op.Transaction, id, err)
