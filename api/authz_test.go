@@ -56,7 +56,7 @@ var expectedAccess = map[string][]trace.Role{
 	"POST /api/v1/anomalies/:id/comments":               {mfr, dist, ph, reg},
 	"GET /api/v1/stats/anomalies-per-day":               {reg},
 	"GET /api/v1/epcis/events":                          {mfr, reg},
-	"POST /api/v1/epcis/import":                         {mfr},
+	"POST /api/v1/epcis/import":                         {mfr, dist, ph},
 	"GET /api/v1/stats/packs-by-state":                  {reg},
 	"GET /api/v1/stats/lots-at-risk":                    {reg},
 	"GET /dashboard":                                    nil,

@@ -32,11 +32,14 @@
 // packs or every pack, optionally within a time range, as one streamed
 // EPCIS 2.0 JSON-LD document (package epcis converts). The regulator sees
 // every pack, a manufacturer the packs of its own GS1 Company Prefix.
-// POST /api/v1/epcis/import (manufacturer) applies an EPCIS document's
-// commissioning, packing and shipping events with the caller's identity,
-// streaming it event by event; request IDs derive from the canonical event
-// hash, so a second import of the same document reports every event
-// skipped (the ledger's GetRequest already knows it) and writes nothing.
+// POST /api/v1/epcis/import (manufacturer, distributor, pharmacist) applies
+// an EPCIS document's events with the caller's identity through package
+// epcis/importer, streaming it; request IDs derive from the canonical event
+// hash (merged commissioning writes from the hashes of their events), so a
+// second import of the same document reports every event skipped (the
+// ledger's GetRequest already knows it) and writes nothing. An event at
+// another network member's site (receipt, dispensing, decommissioning,
+// undo) is rejected: the ledger would record it at the caller's site.
 // Shipping destinations resolve GLN to MSP through the network's users
 // (Deps.GLNs) and then the parties the read model has seen.
 // GET /api/v1/anomalies/{id}/report gives the suspect-product report (FDA

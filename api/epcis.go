@@ -29,7 +29,7 @@ import (
 //     asking for another prefix's pack or lot is access-denied). Company
 //     prefix lengths come from the registered products' company prefixes
 //     (the longest that matches the key), else epcis.DefaultCompanyPrefixLen.
-//   - POST /api/v1/epcis/import (manufacturer) reads an EPCIS 2.0 JSON or
+//   - POST /api/v1/epcis/import (manufacturer, distributor, pharmacist) reads an EPCIS 2.0 JSON or
 //     JSON-LD document as a stream and submits each event's planned writes
 //     with the caller's identity under the request IDs derived from the
 //     event hash. The per-event report says applied, skipped (the ledger
@@ -207,10 +207,21 @@ func (s *Server) importEPCIS(c echo.Context) error {
 		}
 		return msp, msp != ""
 	}
+	id := identity(c)
 	body := &readErr{r: c.Request().Body}
 	rd := epcis.NewReader(body, epcis.ImportOptions{LookupGLN: lookup, LookupPack: lookupPack(ctx, led)})
 	rep, err := importer.Run(ctx, rd, importer.Options{
-		LedgerFor: func(*epcis.Planned) (importer.Ledger, error) { return led, nil },
+		LedgerFor: func(p *epcis.Planned) (importer.Ledger, error) {
+			// The ledger records the signer's site: an event at another
+			// network member's site would be recorded at the caller's.
+			if p.Site == "" || p.Site == id.GLN || !siteBound(p) {
+				return led, nil
+			}
+			if msp, member := lookup(p.Site); member {
+				return nil, fmt.Errorf("the event happened at %s (%s), not at your site %s: it must be signed by that site's identity (pharmatrace-epcis import signs each event with the identity of its site)", p.Site, msp, id.GLN)
+			}
+			return led, nil
+		},
 		Stop: func(err error) bool {
 			return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) ||
 				errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || trace.ClassifyError(err) == nil
@@ -232,8 +243,20 @@ func (s *Server) importEPCIS(c echo.Context) error {
 	}
 	out := ImportReport{Events: *rep}
 	out.Applied, out.Skipped, out.Rejected = rep.Counts()
-	s.log.Info("api: epcis import", "applied", out.Applied, "skipped", out.Skipped, "rejected", out.Rejected, "msp", identity(c).MSP)
+	s.log.Info("api: epcis import", "applied", out.Applied, "skipped", out.Skipped, "rejected", out.Rejected, "msp", id.MSP)
 	return writeJSON(c, http.StatusOK, out)
+}
+
+// siteBound reports whether the ledger records the event at the signer's
+// own site (receipt, dispensing, decommissioning, undo). Commissioning,
+// packing and shipping by a manufacturer may name a plant GLN that is no
+// network identity's.
+func siteBound(p *epcis.Planned) bool {
+	switch p.Ops[0].Transaction {
+	case trace.TxReceive, trace.TxDispense, trace.TxDecommission, trace.TxUndo:
+		return true
+	}
+	return false
 }
 
 // lookupPack reads a pack's lot and expiry from the ledger (for imported

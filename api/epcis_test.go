@@ -381,3 +381,31 @@ func TestVerifyByDigitalLink(t *testing.T) {
 		})
 	}
 }
+
+// An event at another network member's site is not signed by the caller:
+// the ledger would record it at the caller's own site.
+func TestEPCISImportRejectsOtherMembersSites(t *testing.T) {
+	h := newHarness(t)
+	dispense := func(gln string) string {
+		return fmt.Sprintf(`{"type":"ObjectEvent","eventTime":"2026-03-01T10:00:00.000Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE",
+			"bizStep":"dispensing","disposition":"dispensed","epcList":["https://id.gs1.org/01/%s/10/%s/21/NOPE1?17=%s"],
+			"bizLocation":{"id":"https://id.gs1.org/414/%s"}}`, ledgersim.DemoGTIN, ledgersim.DemoLot, ledgersim.Expiry, gln)
+	}
+	body := `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument","schemaVersion":"2.0",
+		"creationDate":"2026-03-01T10:00:00Z","epcisBody":{"eventList":[` + dispense(users[dist].GLN) + `,` + dispense(users[ph].GLN) + `]}}`
+	r := h.do(request{method: http.MethodPost, path: "/api/v1/epcis/import", role: ph, body: body, contentType: "application/ld+json"})
+	if r.status != http.StatusOK {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	var rep api.ImportReport
+	r.json(t, &rep)
+	if rep.Rejected != 2 || rep.Events.Rejected[0].EventIndex != 0 ||
+		!strings.Contains(rep.Events.Rejected[0].Reason, "happened at "+users[dist].GLN+" (DistributorMSP), not at your site "+users[ph].GLN) {
+		t.Fatalf("event at the wholesaler's site: %s", r.body)
+	}
+	// The pharmacy's own event reaches the ledger, which does not know
+	// the pack.
+	if got := rep.Events.Rejected[1].Reason; strings.Contains(got, "happened at") || !strings.Contains(got, "Dispense") {
+		t.Errorf("event at the caller's site: %s", got)
+	}
+}

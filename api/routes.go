@@ -195,9 +195,10 @@ func (s *Server) routeTable() []Route {
 				{Name: "from", Doc: "transactions at or after (RFC 3339 or YYYY-MM-DD)"}, {Name: "to", Doc: "transactions before (RFC 3339 or YYYY-MM-DD)"},
 				{Name: "epcForm", Doc: "pack identifiers as SGTIN EPC URIs (default) or GS1 Digital Link URIs", Enum: []string{"sgtin", "digitallink"}}}},
 		{Method: http.MethodPost, Path: "/api/v1/epcis/import", Name: "importEPCIS", Tag: "epcis",
-			Summary: "Apply an EPCIS 2.0 JSON/JSON-LD document (commissioning, packing, shipping events) with the caller's identity; " +
-				"request IDs come from the event hashes, so sending the same document again skips every event",
-			Roles: []trace.Role{trace.RoleManufacturer}, Upload: true, UploadTypes: []string{"application/json", "application/ld+json"},
+			Summary: "Apply an EPCIS 2.0 JSON/JSON-LD document (commissioning, packing, shipping, receiving, dispensing, decommissioning, destroying, undo) " +
+				"with the caller's identity, streamed, in batches; request IDs come from the event hashes, so sending the same document again skips every event. " +
+				"Events at another member's site are rejected (the ledger records the signer's site): pharmatrace-epcis import signs each event as its site",
+			Roles: []trace.Role{trace.RoleManufacturer, trace.RoleDistributor, trace.RolePharmacist}, Upload: true, UploadTypes: []string{"application/json", "application/ld+json"},
 			Handler: s.importEPCIS, Resp: ImportReport{}},
 
 		{Method: http.MethodGet, Path: "/api/v1/stats/anomalies-per-day", Name: "anomaliesPerDay", Tag: "statistics", Summary: "Anomalies per day and type (default: the last 30 days)",
