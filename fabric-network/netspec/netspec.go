@@ -133,6 +133,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MarshalYAML writes the duration as a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
 // String formats the duration as Go does ("100ms").
 func (d Duration) String() string { return time.Duration(d).String() }
 
@@ -185,31 +188,23 @@ func (s *Spec) Validate() error {
 	if n := len(s.OrdererOrg.Orderers); n < 3 || n%2 == 0 {
 		bad("ordererOrg.orderers", "need an odd number >= 3 of etcdraft orderers to survive the loss of one, got %d", n)
 	}
-	ports := map[int]string{}
-	port := func(field string, p int) {
-		if p <= 0 || p > 65535 {
-			bad(field, "port %d out of range", p)
-			return
+	used := map[int]string{}
+	for _, p := range s.Ports() {
+		if p.Number <= 0 || p.Number > 65535 {
+			bad(p.Field, "port %d out of range", p.Number)
+			continue
 		}
-		if other, dup := ports[p]; dup {
-			bad(field, "port %d already used by %s", p, other)
-			return
+		if other, dup := used[p.Number]; dup {
+			bad(p.Field, "port %d already used by %s", p.Number, other)
+			continue
 		}
-		ports[p] = field
+		used[p.Number] = p.Field
 	}
-	port("ordererOrg.ca.port", s.OrdererOrg.CA.Port)
-	port("ordererOrg.ca.opsPort", s.OrdererOrg.CA.OpsPort)
 	for i, o := range s.OrdererOrg.Orderers {
-		f := fmt.Sprintf("ordererOrg.orderers[%d]", i)
 		if o.Name == "" {
-			bad(f+".name", "is empty")
+			bad(fmt.Sprintf("ordererOrg.orderers[%d].name", i), "is empty")
 		}
-		port(f+".port", o.Port)
-		port(f+".adminPort", o.AdminPort)
-		port(f+".opsPort", o.OpsPort)
 	}
-	port("apps.apiPort", s.Apps.APIPort)
-	port("apps.stationPort", s.Apps.StationPort)
 	if org, user, ok := strings.Cut(s.Apps.StationUser, "/"); !ok || org == "" || user == "" {
 		bad("apps.stationUser", "want <org>/<user>, got %q", s.Apps.StationUser)
 	}
@@ -239,14 +234,6 @@ func (s *Spec) Validate() error {
 				bad(f+".roles", "unknown role %q", r)
 			}
 		}
-		port(f+".ca.port", o.CA.Port)
-		port(f+".ca.opsPort", o.CA.OpsPort)
-		port(f+".peer.port", o.Peer.Port)
-		port(f+".peer.chaincodePort", o.Peer.ChaincodePort)
-		port(f+".peer.opsPort", o.Peer.OpsPort)
-		port(f+".peer.port+2 (peer pprof)", o.Peer.Port+2)
-		port(f+".chaincodeServerPort", o.ChaincodeServerPort)
-		port(f+".chaincodeServerPort+1 (chaincode pprof)", o.ChaincodeServerPort+1)
 		hasAdmin := false
 		users := map[string]bool{}
 		for j, u := range o.Users {
@@ -266,6 +253,75 @@ func (s *Spec) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Port is one TCP port the network listens on, named by its field in the
+// definition ("orgs[1].peer.port"); ports derived from a field (pprof)
+// carry the offset in the name ("orgs[1].peer.port+2 (peer pprof)").
+type Port struct {
+	Field  string
+	Number int
+}
+
+// Ports lists every port the network's processes listen on, derived ones
+// included, in definition order.
+func (s *Spec) Ports() []Port {
+	var out []Port
+	add := func(field string, n int) { out = append(out, Port{Field: field, Number: n}) }
+	add("ordererOrg.ca.port", s.OrdererOrg.CA.Port)
+	add("ordererOrg.ca.opsPort", s.OrdererOrg.CA.OpsPort)
+	for i, o := range s.OrdererOrg.Orderers {
+		f := fmt.Sprintf("ordererOrg.orderers[%d]", i)
+		add(f+".port", o.Port)
+		add(f+".adminPort", o.AdminPort)
+		add(f+".opsPort", o.OpsPort)
+	}
+	add("apps.apiPort", s.Apps.APIPort)
+	add("apps.stationPort", s.Apps.StationPort)
+	for i, o := range s.Orgs {
+		f := fmt.Sprintf("orgs[%d]", i)
+		add(f+".ca.port", o.CA.Port)
+		add(f+".ca.opsPort", o.CA.OpsPort)
+		add(f+".peer.port", o.Peer.Port)
+		add(f+".peer.chaincodePort", o.Peer.ChaincodePort)
+		add(f+".peer.opsPort", o.Peer.OpsPort)
+		add(f+".peer.port+2 (peer pprof)", o.Peer.Port+2)
+		add(f+".chaincodeServerPort", o.ChaincodeServerPort)
+		add(f+".chaincodeServerPort+1 (chaincode pprof)", o.ChaincodeServerPort+1)
+	}
+	return out
+}
+
+// ShiftPorts adds offset to every port of the definition, so that a second,
+// independent network (with its own run directory) can run beside the
+// first on the same host. Derived ports (pprof) follow their base port.
+// Call Validate afterwards: a shift can push a port out of range.
+func (s *Spec) ShiftPorts(offset int) {
+	shiftCA := func(c *CA) {
+		c.Port += offset
+		c.OpsPort += offset
+	}
+	shiftCA(&s.OrdererOrg.CA)
+	for i := range s.OrdererOrg.Orderers {
+		o := &s.OrdererOrg.Orderers[i]
+		o.Port += offset
+		o.AdminPort += offset
+		o.OpsPort += offset
+	}
+	for i := range s.Orgs {
+		o := &s.Orgs[i]
+		shiftCA(&o.CA)
+		o.Peer.Port += offset
+		o.Peer.ChaincodePort += offset
+		o.Peer.OpsPort += offset
+		o.ChaincodeServerPort += offset
+	}
+	s.Apps.APIPort += offset
+	s.Apps.StationPort += offset
+}
+
+// Marshal renders the definition as YAML that Load reads back unchanged
+// (comments of the original file are not kept).
+func (s *Spec) Marshal() ([]byte, error) { return yaml.Marshal(s) }
 
 func validUser(field string, u User, roles []string, needGCP bool) error {
 	if u.Name == "" || u.Name == CARegistrar || strings.ContainsAny(u.Name, " /:@") {

@@ -2,14 +2,18 @@
 // it starts the network from `bin/fabnet up` when it is not running (and
 // stops it again when the tests end, unless PHARMATRACE_KEEP_NETWORK=1),
 // and offers raw Fabric Gateway connections, node control and metrics.
+// Fresh starts a second, empty network beside it for one test.
 package testnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +29,11 @@ import (
 type Network struct {
 	*netspec.Layout
 	Root string // repository root
+	// spec is the network definition; fabnet is called with it and with
+	// portOffset, so that it finds the same network as Layout describes.
+	spec       string
+	portOffset int
+	noApps     bool // the API and the demo station are not started
 }
 
 var current *Network
@@ -78,7 +87,8 @@ func ensureUp() (*Network, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	spec, err := netspec.Load(filepath.Join(root, "fabric-network", "network.yaml"))
+	specPath := filepath.Join(root, "fabric-network", "network.yaml")
+	spec, err := netspec.Load(specPath)
 	if err != nil {
 		return nil, false, err
 	}
@@ -90,7 +100,7 @@ func ensureUp() (*Network, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	n := &Network{Layout: l, Root: root}
+	n := &Network{Layout: l, Root: root, spec: specPath}
 	if _, err := os.Stat(n.bin("fabnet")); err != nil {
 		return nil, false, fmt.Errorf("%s missing: run the tests through `make test` (it builds the binaries)", n.bin("fabnet"))
 	}
@@ -113,9 +123,102 @@ func (n *Network) bin(name string) string {
 }
 
 func (n *Network) fabnet(args ...string) ([]byte, error) {
-	cmd := exec.Command(n.bin("fabnet"), append([]string{"-run", n.Dir}, args...)...)
+	flags := []string{"-spec", n.spec, "-run", n.Dir, "-port-offset", strconv.Itoa(n.portOffset)}
+	if n.noApps {
+		flags = append(flags, "-no-apps")
+	}
+	cmd := exec.Command(n.bin("fabnet"), append(flags, args...)...)
 	cmd.Dir = n.Root
 	return cmd.CombinedOutput()
+}
+
+// FreshOffset is the port offset of the second network tests start with
+// Fresh: every port of network.yaml plus 1000 is free of the first
+// network's ports (netspec tests check it).
+const FreshOffset = 1000
+
+// Fresh starts a second, empty network beside the test binary's one, for
+// one test: the same binaries and network definition with every port
+// shifted by offset, its own run directory, no API or demo station. It
+// takes about as long as `make up` on a clean checkout. The network is
+// stopped and its run directory deleted when the test ends, pass or fail.
+//
+// The returned Network talks to the second network only (Client,
+// GatewayConfig, User, Fabnet, ...).
+func Fresh(t testing.TB, offset int) *Network {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	specPath := filepath.Join(root, "fabric-network", "network.yaml")
+	first, err := netspec.Load(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := netspec.Load(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.ShiftPorts(offset)
+	if err := spec.Validate(); err != nil {
+		t.Fatalf("testnet.Fresh: port offset %d: %v", offset, err)
+	}
+	if err := portsFree(first, spec); err != nil {
+		t.Fatalf("testnet.Fresh: port offset %d: %v", offset, err)
+	}
+	// A short directory of our own rather than t.TempDir(): test names
+	// make long paths, and the network must be down before it is removed.
+	dir, err := os.MkdirTemp("", "ptnet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := netspec.NewLayout(spec, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &Network{Layout: l, Root: root, spec: specPath, portOffset: offset, noApps: true}
+	if _, err := os.Stat(n.bin("fabnet")); err != nil {
+		t.Fatalf("%s missing: run the tests through `make test` (it builds the binaries)", n.bin("fabnet"))
+	}
+	// Registered before up, so a half-started network is stopped too.
+	t.Cleanup(func() {
+		if out, err := n.fabnet("down"); err != nil {
+			t.Errorf("testnet.Fresh: fabnet down of %s: %v\n%s", dir, err, out)
+			return // keep the run directory (PID files, logs) to clean up by hand
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("testnet.Fresh: %v", err)
+		}
+	})
+	start := time.Now()
+	if out, err := n.fabnet("up"); err != nil {
+		t.Fatalf("testnet.Fresh: fabnet up (run %s, port offset %d): %v\n%s", dir, offset, err, out)
+	}
+	t.Logf("testnet.Fresh: second network up in %s (run %s, port offset %d)", time.Since(start).Round(time.Millisecond), dir, offset)
+	return n
+}
+
+// portsFree checks that no port of second is a port of first or is in use.
+func portsFree(first, second *netspec.Spec) error {
+	used := map[int]string{}
+	for _, p := range first.Ports() {
+		used[p.Number] = p.Field
+	}
+	var errs []error
+	for _, p := range second.Ports() {
+		if other, ok := used[p.Number]; ok {
+			errs = append(errs, fmt.Errorf("%s %d is the first network's %s", p.Field, p.Number, other))
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(second.Host, strconv.Itoa(p.Number)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %d is in use (a second network left running? see `ss -ltnp`): %w", p.Field, p.Number, err))
+			continue
+		}
+		l.Close()
+	}
+	return errors.Join(errs...)
 }
 
 // Fabnet runs a fabnet command (e.g. "kill", "orderer0") and fails the test on error.

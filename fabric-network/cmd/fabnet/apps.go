@@ -51,7 +51,10 @@ func (n *network) apiEnv() []string {
 		"PHARMATRACE_API_ADDR=" + n.l.Addr(n.l.Apps.APIPort),
 		"PHARMATRACE_API_DB=" + filepath.Join(n.appDir("api"), "readmodel.db"),
 		"PHARMATRACE_RUN_DIR=" + n.l.Dir,
-		"PHARMATRACE_NETWORK=" + n.specPath,
+		// The definition as this network runs it: ports already shifted,
+		// so an offset fabnet was called with must not apply twice.
+		"PHARMATRACE_NETWORK=" + n.runSpec(),
+		"PHARMATRACE_PORT_OFFSET=0",
 	}
 }
 

@@ -10,6 +10,17 @@
 //	fabnet stop|kill|start N  stop (SIGTERM), kill (SIGKILL) or start one node, e.g. peer0.pharmacy
 //	fabnet leader             print the channel's current raft leader
 //	fabnet env ORG            print the peer CLI environment for ORG's admin
+//
+// A second, independent network runs beside the first with its own run
+// directory and every port of the definition shifted:
+//
+//	fabnet -run /tmp/net2 -port-offset 1000 -no-apps up
+//
+// Every later call on that network needs the same -run and -port-offset
+// (fabnet records the offset in the run directory and refuses another).
+// The processes fabnet starts get their addresses from fabnet (flags and
+// environment); the API, which reads the network definition itself, gets
+// the shifted definition fabnet writes to <run>/network.yaml.
 package main
 
 import (
@@ -23,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +62,8 @@ type network struct {
 	sampleConfig string
 	builderDir   string
 	noApps       bool
+	// portOffset was added to every port of the definition (-port-offset).
+	portOffset int
 }
 
 func (n *network) bin(name string) string { return filepath.Join(n.binDir, name) }
@@ -68,7 +82,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	binDir := fs.String("bin", envOr("PHARMATRACE_BIN_DIR", "bin"), "`directory` of the Fabric and PharmaTrace binaries")
 	builder := fs.String("builder", "fabric-network/builders/ccaas", "external chaincode builder `directory` (holds bin/detect, build, release)")
 	verbose := fs.Bool("v", false, "log every step")
-	noApps := fs.Bool("no-apps", false, "up: start the Fabric network only, not the API and the demo station")
+	noApps := fs.Bool("no-apps", false, "up: start the Fabric network only, not the API and the demo station; status: do not count them")
+	defOffset, err := strconv.Atoi(envOr("PHARMATRACE_PORT_OFFSET", "0"))
+	if err != nil {
+		return fmt.Errorf("PHARMATRACE_PORT_OFFSET: %w", err)
+	}
+	portOffset := fs.Int("port-offset", defOffset, "add `N` to every port of the network definition, to run a second network beside the first (env PHARMATRACE_PORT_OFFSET)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,6 +101,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *portOffset != 0 {
+		spec.ShiftPorts(*portOffset)
+		if err := spec.Validate(); err != nil {
+			return fmt.Errorf("-port-offset %d: %w", *portOffset, err)
+		}
+	}
 	l, err := netspec.NewLayout(spec, *runDir)
 	if err != nil {
 		return err
@@ -91,9 +116,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	sp, _ := filepath.Abs(*specPath)
 	n := &network{l: l, specPath: sp, binDir: bd, sampleConfig: filepath.Join(bd, "fabric-config"), builderDir: bld}
 	n.noApps = *noApps
+	n.portOffset = *portOffset
+	if err := n.checkPortOffset(); err != nil {
+		return err
+	}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "up":
+		if err := n.writeRunSpec(); err != nil {
+			return err
+		}
 		return n.up(ctx, stdout)
 	case "down":
 		return n.down()
@@ -132,6 +164,51 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
+}
+
+// portOffsetFile records in the run directory the -port-offset its network
+// was started with, so that a call with another offset (which would look
+// for the processes on the wrong ports) is refused.
+func (n *network) portOffsetFile() string { return filepath.Join(n.l.Dir, "port-offset") }
+
+func (n *network) checkPortOffset() error {
+	b, err := os.ReadFile(n.portOffsetFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	was, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.portOffsetFile(), err)
+	}
+	if was != n.portOffset {
+		return fmt.Errorf("run directory %s holds a network started with -port-offset %d, not %d: pass -port-offset %d (or PHARMATRACE_PORT_OFFSET=%d)",
+			n.l.Dir, was, n.portOffset, was, was)
+	}
+	return nil
+}
+
+// runSpec is the network definition as this network runs it (ports
+// shifted by -port-offset), for the processes that read the definition
+// themselves (the API).
+func (n *network) runSpec() string { return filepath.Join(n.l.Dir, "network.yaml") }
+
+// writeRunSpec records the port offset and writes runSpec.
+func (n *network) writeRunSpec() error {
+	if err := os.MkdirAll(n.l.Dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(n.portOffsetFile(), []byte(strconv.Itoa(n.portOffset)+"\n"), 0o644); err != nil {
+		return err
+	}
+	b, err := n.l.Spec.Marshal()
+	if err != nil {
+		return err
+	}
+	head := fmt.Sprintf("# Written by fabnet: %s with every port shifted by %d (-port-offset).\n", n.specPath, n.portOffset)
+	return os.WriteFile(n.runSpec(), append([]byte(head), b...), 0o644)
 }
 
 func (n *network) nodeNames() []string {
@@ -325,18 +402,25 @@ func (n *network) down() error {
 }
 
 func (n *network) status(w io.Writer) error {
-	down := 0
+	down, counted := 0, 0
 	for _, nd := range n.l.Nodes() {
 		pid, ok := readPID(nd)
-		state := "running"
+		state, note := "running", ""
 		if !ok {
 			state, pid = "stopped", 0
-			down++
 		}
-		fmt.Fprintf(w, "%-20s %-9s %-8s pid=%-7d %s\n", nd.Name, nd.Kind, state, pid, nd.Address)
+		if n.noApps && nd.Kind == "app" {
+			note = "  (-no-apps: not counted)"
+		} else {
+			counted++
+			if !ok {
+				down++
+			}
+		}
+		fmt.Fprintf(w, "%-20s %-9s %-8s pid=%-7d %s%s\n", nd.Name, nd.Kind, state, pid, nd.Address, note)
 	}
 	if down > 0 {
-		return fmt.Errorf("%d of %d processes are not running", down, len(n.l.Nodes()))
+		return fmt.Errorf("%d of %d processes are not running", down, counted)
 	}
 	return nil
 }
@@ -362,6 +446,9 @@ func (n *network) control(ctx context.Context, cmd, name string) error {
 func (n *network) procFor(nd netspec.Node) (proc, error) {
 	switch {
 	case nd.Name == "api":
+		if err := n.writeRunSpec(); err != nil {
+			return proc{}, err
+		}
 		return n.apiProc(nd), nil
 	case nd.Name == "station":
 		return n.stationProc(nd), nil
