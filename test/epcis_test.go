@@ -65,9 +65,11 @@ func TestEPCISOnRealNetwork(t *testing.T) {
 		doc = out
 		return nil
 	})
-	if err := validateEPCIS(t, doc); err != nil {
-		t.Fatalf("the exported document is not valid EPCIS 2.0: %v\n%.3000s", err, doc)
-	}
+	t.Run("the export validates against the EPCIS 2.0 schema", func(t *testing.T) {
+		if err := validateEPCIS(t, doc); err != nil { // skips without ../shared/epcis
+			t.Fatalf("the exported document is not valid EPCIS 2.0: %v\n%.3000s", err, doc)
+		}
+	})
 	if !bytes.Contains(doc, []byte("urn:epc:id:sgtin:4012345.")) || !bytes.Contains(doc, []byte("urn:pharmatrace:shipment:"+asn)) {
 		t.Errorf("the export lacks the pack's SGTIN or the shipment: %.2000s", doc)
 	}
