@@ -15,10 +15,12 @@
 // into one CommissionPacks write of up to Options.MaxSerials serials. Its
 // request ID is "epcis-batch:" and 40 hex digits of the SHA-256 of the
 // member events' IDs, so the same document always forms the same batches
-// under the same IDs. When the ledger refuses a batch or answers conflict
-// (some serial already exists, e.g. because an earlier import batched the
-// events differently), its events are applied one by one under their own
-// request IDs, so each gets its own verdict.
+// under the same IDs. When the ledger answers a batch with conflict (some
+// serial already exists, e.g. because an earlier import batched the events
+// differently), its events are applied one by one under their own request
+// IDs, so each gets its own verdict; any other refusal (product not
+// registered, lot recalled, no right) concerns the whole batch and rejects
+// each of its events with the ledger's reason.
 //
 // Idempotency. Before a write is sent its request ID is looked up
 // (GetRequest); a known one is not sent again and its event is reported
@@ -339,11 +341,19 @@ func (im *importer) apply(ctx context.Context, u *unit) error {
 	if err != nil {
 		return err
 	}
-	if o.status == "" { // refused, conflict or failed as a whole: event by event
+	switch {
+	case o.kind == "conflict": // some serial exists already: event by event
 		for _, p := range u.plans {
 			if err := im.applyEvent(ctx, u.led, p); err != nil {
 				return err
 			}
+		}
+		return nil
+	case o.status == "": // refused or invalid as a whole (product, lot, rights)
+		im.mu.Lock()
+		defer im.mu.Unlock()
+		for _, p := range u.plans {
+			im.rep.Reject(p, o.reason)
 		}
 		return nil
 	}

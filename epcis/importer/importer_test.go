@@ -29,6 +29,7 @@ type fakeLedger struct {
 	inFlight int
 	maxConc  int
 	overlap  bool // hold writes until two are in flight
+	submits  int
 }
 
 func newFake() *fakeLedger {
@@ -69,6 +70,7 @@ func (f *fakeLedger) Submit(_ context.Context, fn string, req trace.WriteRequest
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.submits++
 	if f.down {
 		return errDown
 	}
@@ -270,5 +272,26 @@ func TestLedgerForErrorRejects(t *testing.T) {
 	}
 	if counts(rep) != "applied 6 skipped 0 rejected 1" || rep.Rejected[0].Reason != "no identity for site 9506000000015" {
 		t.Fatalf("%s %+v", counts(rep), rep.Rejected)
+	}
+}
+
+func TestRefusedBatchRejectsItsEventsAtOnce(t *testing.T) {
+	f := newFake()
+	f.refuse = trace.TxCommissionPacks
+	rep, err := run(t, commissioningDoc(t, 30), f, Options{MaxSerials: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(rep); got != "applied 0 skipped 0 rejected 30" {
+		t.Fatalf("%s", got)
+	}
+	// Three batch writes tried, no event-by-event retries.
+	if f.submits != 3 {
+		t.Errorf("%d submits, want 3 (one per batch)", f.submits)
+	}
+	for k, r := range rep.Rejected {
+		if r.EventIndex != k || !strings.Contains(r.Reason, "refused by the test") || !strings.Contains(r.Reason, BatchPrefix) {
+			t.Fatalf("rejection %d: %+v", k, r)
+		}
 	}
 }

@@ -285,6 +285,11 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 	if err := n.joinOrderers(ctx, block); err != nil {
 		return err
 	}
+	// Judged only now that every orderer runs: one waiting for quorum is
+	// not stuck (see raftwatch.go).
+	if err := n.superviseOrderers(ctx, n.l.OrdererNodes()); err != nil {
+		return err
+	}
 	leader, err := n.waitRaftLeader(ctx)
 	if err != nil {
 		return err
@@ -425,7 +430,9 @@ func (n *network) status(w io.Writer) error {
 	return nil
 }
 
-// control stops, kills or (re)starts one node.
+// control stops, kills or (re)starts one node. A started orderer is
+// watched until it is live in the raft cluster and restarted while it is
+// stuck in Fabric 2.5.0's start-up deadlock (raftwatch.go).
 func (n *network) control(ctx context.Context, cmd, name string) error {
 	nd, ok := n.l.NodeByName(name)
 	if !ok {
@@ -440,7 +447,13 @@ func (n *network) control(ctx context.Context, cmd, name string) error {
 	if err != nil {
 		return err
 	}
-	return start(ctx, p)
+	if err := start(ctx, p); err != nil {
+		return err
+	}
+	if nd.Kind == "orderer" {
+		return n.superviseOrderers(ctx, []netspec.Node{nd})
+	}
+	return nil
 }
 
 func (n *network) procFor(nd netspec.Node) (proc, error) {

@@ -82,7 +82,7 @@ func start(ctx context.Context, p proc) error {
 		return fmt.Errorf("%s: open log: %w", p.node.Name, err)
 	}
 	defer logf.Close()
-	fmt.Fprintf(logf, "\n==== fabnet start %s %s\n", time.Now().UTC().Format(time.RFC3339), p.node.Name)
+	fmt.Fprintf(logf, "\n%s%s %s\n", startMarker, time.Now().UTC().Format(time.RFC3339), p.node.Name)
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Dir = p.node.DataDir
