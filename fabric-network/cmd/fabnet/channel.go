@@ -78,9 +78,14 @@ func (n *network) genesisBlock(ctx context.Context) (string, error) {
 			},
 			"EtcdRaft": map[string]any{
 				"Consenters": consenters,
+				// A raft snapshot every 1 MB of blocks (Fabric's default is
+				// 16 MB): an orderer that has taken one no longer replays the
+				// ConfChange entries at start, where Fabric 2.5.0 can deadlock
+				// (fabric#4199, see raftwatch.go), so the restarts of stuck
+				// orderers are needed only on young channels.
 				"Options": map[string]any{
 					"TickInterval": ord.TickInterval.String(), "ElectionTick": ord.ElectionTick, "HeartbeatTick": ord.HeartbeatTick,
-					"MaxInflightBlocks": 5, "SnapshotIntervalSize": "16 MB",
+					"MaxInflightBlocks": 5, "SnapshotIntervalSize": "1 MB",
 				},
 			},
 			"Organizations": []any{ordererOrg},

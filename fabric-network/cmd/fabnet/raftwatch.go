@@ -2,8 +2,8 @@ package main
 
 // Fabric v2.5.0's etcdraft orderer can deadlock while it starts on an
 // existing channel (hyperledger/fabric#4199, fixed by #4201 after 2.5.0).
-// Until its first raft snapshot (SnapshotIntervalSize, 16 MB of blocks
-// here) an orderer replays its whole raft log at start, beginning with the
+// Until its first raft snapshot (SnapshotIntervalSize: 1 MB of blocks on
+// channels fabnet creates now, 16 MB on older ones) an orderer replays its whole raft log at start, beginning with the
 // ConfChange entries that added each consenter. For each, the chain's apply
 // sends on storage.WALSyncC, which only the raft node's run loop receives;
 // when that loop has meanwhile taken the next raft Ready it blocks handing
