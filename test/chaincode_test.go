@@ -26,7 +26,7 @@ func TestPackLifecycleOnRealNetwork(t *testing.T) {
 	reg := newActor(t, n, "Regulator", "inspector")
 
 	tag := runTag()
-	g := gtin("4012345", fmt.Sprintf("%05d", rand.IntN(100000)))
+	g := randomGTIN("4012345")
 	lot, expiry := "L"+tag, "301231"
 	reg0 := submit[trace.ProductResult](t, mfr, "RegisterProduct", trace.RegisterProductRequest{RequestHeader: header(),
 		GTIN: g, Name: "Amoxicillin 500 mg", Form: "capsule", Strength: "500 mg", PackSize: 20})

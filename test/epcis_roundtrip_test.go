@@ -42,7 +42,7 @@ func TestEPCISRoundTripIntoAFreshNetwork(t *testing.T) {
 	a := startAPI(t, n, regU)
 
 	tag := runTag()
-	g := gtin("4012345", fmt.Sprintf("%05d", rand.IntN(100000)))
+	g := randomGTIN("4012345")
 	lot, expiry := "RT"+tag, "301231"
 	product := trace.RegisterProductRequest{GTIN: g, Name: "Metformin 850 mg", Form: "tablet", Strength: "850 mg", PackSize: 30}
 	product.RequestHeader = header()

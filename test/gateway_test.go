@@ -26,8 +26,54 @@ func productRequest(g string) trace.RegisterProductRequest {
 		Form: "tablet", Strength: "10 mg", PackSize: 30}
 }
 
+// randomGTIN returns a GTIN of the company prefix gcp that no earlier call
+// of this test process returned and that is not registered on the test
+// network: a 7-digit prefix leaves only 100,000 item references, so plain
+// random draws collide within one run (the suite registers ~200 products)
+// and with products a kept network holds from earlier runs.
 func randomGTIN(gcp string) string {
-	return gtin(gcp, fmt.Sprintf("%0*d", 12-len(gcp), rand.IntN(1_000_000_000)%pow10(12-len(gcp))))
+	for range 1000 {
+		g := gtin(gcp, fmt.Sprintf("%0*d", 12-len(gcp), rand.IntN(1_000_000_000)%pow10(12-len(gcp))))
+		if _, dup := usedGTINs.LoadOrStore(g, true); dup {
+			continue
+		}
+		if registered(g) {
+			continue
+		}
+		return g
+	}
+	panic("randomGTIN: no free GTIN of prefix " + gcp + " in 1,000 draws")
+}
+
+var (
+	usedGTINs    sync.Map
+	productsOnce sync.Once
+	products     *gateway.Client
+)
+
+// registered reports whether the test network knows the product (false
+// when it cannot tell: the registration that follows then says).
+func registered(g string) bool {
+	productsOnce.Do(func() {
+		n := testnet.Current()
+		if n == nil {
+			return
+		}
+		cfg, err := n.GatewayConfig("Regulator", "inspector")
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		products, _ = gateway.Dial(ctx, cfg)
+	})
+	if products == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := products.GetProduct(ctx, trace.ProductQuery{GTIN: g})
+	return !errors.Is(err, gateway.ErrNotFound)
 }
 
 func pow10(n int) int {

@@ -56,6 +56,9 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// Current returns the network of this test binary, nil before Main ran.
+func Current() *Network { return current }
+
 // Get returns the network of this test binary.
 func Get(t testing.TB) *Network {
 	t.Helper()
