@@ -68,24 +68,7 @@ func DigitalLinkSGTIN(gtin, serial string) (string, error) {
 	if serial == "" || len(serial) > 20 || !gs1.InCharset(serial, gs1.CSet82) {
 		return "", fmt.Errorf("serial %q is not 1-20 characters of GS1 character set 82", serial)
 	}
-	var b strings.Builder
-	b.WriteString(gs1.CanonicalDigitalLinkHost + "/01/" + g + "/21/")
-	pctEncode(&b, serial)
-	return b.String(), nil
-}
-
-func pctEncode(b *strings.Builder, v string) {
-	const hex = "0123456789ABCDEF"
-	for k := 0; k < len(v); k++ {
-		c := v[k]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
+	return gs1.CanonicalDigitalLinkHost + "/01/" + g + "/21/" + gs1.EscapeDigitalLinkValue(serial), nil
 }
 
 // SGLN returns the SGLN EPC URI of a GLN without extension,

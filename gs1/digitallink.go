@@ -309,6 +309,15 @@ func (s *Scan) DigitalLinkBase(base string) (string, error) {
 	return b.String(), nil
 }
 
+// EscapeDigitalLinkValue percent-encodes a value for a GS1 Digital Link URI
+// path segment or query attribute: every byte but the unreserved A-Z a-z
+// 0-9 - . _ ~ becomes %XX (upper-case hex).
+func EscapeDigitalLinkValue(v string) string {
+	var b strings.Builder
+	pctEncode(&b, v)
+	return b.String()
+}
+
 func pctEncode(b *strings.Builder, v string) {
 	const hex = "0123456789ABCDEF"
 	for k := 0; k < len(v); k++ {
