@@ -545,20 +545,8 @@ func numbered(ops []Op, reqID string) ([]Op, error) {
 		if len(ops) > 1 {
 			id = fmt.Sprintf("%s.%d", reqID, k+1)
 		}
-		switch q := ops[k].Request.(type) {
-		case *trace.CommissionPacksRequest:
-			q.RequestID = id
-		case *trace.ShipRequest:
-			q.RequestID = id
-		case *trace.AggregateRequest:
-			q.RequestID = id
-		case *trace.ReceiveRequest:
-			q.RequestID = id
-		case *trace.ScanRequest:
-			q.RequestID = id
-		case *trace.DecommissionRequest:
-			q.RequestID = id
-		}
+		// Every planned request embeds trace.RequestHeader.
+		ops[k].Request.(interface{ SetID(string) }).SetID(id)
 		if err := ops[k].Request.Validate(); err != nil {
 			return nil, fmt.Errorf("%s request %s: %v", ops[k].Transaction, id, err)
 		}
@@ -567,27 +555,11 @@ func numbered(ops []Op, reqID string) ([]Op, error) {
 }
 
 func (r *Reader) planShip(ev map[string]any, reqID string) ([]Op, error) {
-	if err := noQuantities(ev, "quantityList"); err != nil {
-		return nil, err
-	}
-	epcs, err := ids(ev, "epcList")
+	_, packs, ssccs, err := epcLists(ev, "ship")
 	if err != nil {
 		return nil, err
 	}
-	if len(epcs) == 0 {
-		return nil, errors.New("epcList is empty: nothing to ship")
-	}
-	req := &trace.ShipRequest{}
-	for k, id := range epcs {
-		switch id.kind {
-		case kindSGTIN:
-			req.Packs = append(req.Packs, trace.PackRef{GTIN: id.key, Serial: id.serial})
-		case kindSSCC:
-			req.SSCCs = append(req.SSCCs, id.key)
-		default:
-			return nil, fmt.Errorf("epcList[%d] is neither a pack (SGTIN) nor a logistic unit (SSCC)", k)
-		}
-	}
+	req := &trace.ShipRequest{Packs: packs, SSCCs: ssccs}
 	to, err := r.destination(ev)
 	if err != nil {
 		return nil, err

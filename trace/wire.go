@@ -56,6 +56,9 @@ type RequestHeader struct {
 // ID returns the request ID.
 func (h *RequestHeader) ID() string { return h.RequestID }
 
+// SetID sets the request ID.
+func (h *RequestHeader) SetID(id string) { h.RequestID = id }
+
 func (h *RequestHeader) checkHeader() error { return checkID("requestId", h.RequestID) }
 
 // CheckID validates an identifier (request, shipment, anomaly ID): 1-64
