@@ -209,7 +209,7 @@ func (s *Server) importEPCIS(c echo.Context) error {
 	}
 	id := identity(c)
 	body := &readErr{r: c.Request().Body}
-	rd := epcis.NewReader(body, epcis.ImportOptions{LookupGLN: lookup, LookupPack: lookupPack(ctx, led)})
+	rd := epcis.NewReader(body, epcis.ImportOptions{LookupGLN: lookup, LookupPack: importer.LookupPack(ctx, led)})
 	rep, err := importer.Run(ctx, rd, importer.Options{
 		LedgerFor: func(p *epcis.Planned) (importer.Ledger, error) {
 			// The ledger records the signer's site: an event at another
@@ -257,22 +257,6 @@ func siteBound(p *epcis.Planned) bool {
 		return true
 	}
 	return false
-}
-
-// lookupPack reads a pack's lot and expiry from the ledger (for imported
-// scans whose EPC does not carry them).
-func lookupPack(ctx context.Context, led Ledger) func(trace.PackRef) (string, string, bool, error) {
-	return func(ref trace.PackRef) (string, string, bool, error) {
-		var got trace.GetPackResult
-		err := led.Evaluate(ctx, trace.TxGetPack, &trace.PackQuery{GTIN: ref.GTIN, Serial: ref.Serial}, &got)
-		switch {
-		case errors.Is(err, trace.ErrNotFound):
-			return "", "", false, nil
-		case err != nil:
-			return "", "", false, err
-		}
-		return got.Pack.Lot, got.Pack.Expiry, true, nil
-	}
 }
 
 // readErr remembers the error of the reader it wraps (the EPCIS reader

@@ -76,6 +76,23 @@ type Options struct {
 	Progress func(applied, skipped, rejected int)
 }
 
+// LookupPack returns an epcis.ImportOptions.LookupPack that reads a pack's
+// lot and expiry from the ledger (GetPack); an unknown pack is not found,
+// not an error.
+func LookupPack(ctx context.Context, led Ledger) func(trace.PackRef) (lot, expiry string, ok bool, err error) {
+	return func(ref trace.PackRef) (string, string, bool, error) {
+		var got trace.GetPackResult
+		err := led.Evaluate(ctx, trace.TxGetPack, &trace.PackQuery{GTIN: ref.GTIN, Serial: ref.Serial}, &got)
+		switch {
+		case err != nil && trace.ClassifyError(err) == trace.ErrNotFound:
+			return "", "", false, nil
+		case err != nil:
+			return "", "", false, err
+		}
+		return got.Pack.Lot, got.Pack.Expiry, true, nil
+	}
+}
+
 // BatchPrefix starts the request ID of a merged commissioning write.
 const BatchPrefix = "epcis-batch:"
 

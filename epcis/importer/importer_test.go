@@ -44,6 +44,13 @@ func (f *fakeLedger) Evaluate(_ context.Context, fn string, req trace.Request, r
 	if f.down {
 		return errDown
 	}
+	if pq, ok := req.(*trace.PackQuery); ok {
+		if !f.packs[pq.GTIN+"/"+pq.Serial] {
+			return fmt.Errorf("%w: pack %s/%s", trace.ErrNotFound, pq.GTIN, pq.Serial)
+		}
+		result.(*trace.GetPackResult).Pack = trace.Pack{GTIN: pq.GTIN, Serial: pq.Serial, Lot: "LOT1", Expiry: "281231"}
+		return nil
+	}
 	q := req.(*trace.RequestQuery)
 	out := result.(*trace.GetRequestResult)
 	if tx, ok := f.requests[q.RequestID]; ok {
@@ -293,5 +300,21 @@ func TestRefusedBatchRejectsItsEventsAtOnce(t *testing.T) {
 		if r.EventIndex != k || !strings.Contains(r.Reason, "refused by the test") || !strings.Contains(r.Reason, BatchPrefix) {
 			t.Fatalf("rejection %d: %+v", k, r)
 		}
+	}
+}
+
+func TestLookupPack(t *testing.T) {
+	f := newFake()
+	f.packs[gtin+"/S1"] = true
+	look := LookupPack(context.Background(), f)
+	if lot, exp, ok, err := look(trace.PackRef{GTIN: gtin, Serial: "S1"}); err != nil || !ok || lot != "LOT1" || exp != "281231" {
+		t.Errorf("known pack: %q %q %v %v", lot, exp, ok, err)
+	}
+	if _, _, ok, err := look(trace.PackRef{GTIN: gtin, Serial: "S2"}); err != nil || ok {
+		t.Errorf("unknown pack: %v %v, want not found without error", ok, err)
+	}
+	f.down = true
+	if _, _, _, err := look(trace.PackRef{GTIN: gtin, Serial: "S1"}); !errors.Is(err, errDown) {
+		t.Errorf("ledger down: %v", err)
 	}
 }

@@ -357,7 +357,8 @@ func (ids *identities) lookupGLN(gln string) (string, bool) {
 	return msp, ok
 }
 
-// lookupPack reads a pack's lot and expiry with the first identity.
+// lookupPack reads a pack's lot and expiry with the default identity, else
+// the first.
 func (ids *identities) lookupPack(ctx context.Context) func(trace.PackRef) (string, string, bool, error) {
 	return func(ref trace.PackRef) (string, string, bool, error) {
 		key := ids.def
@@ -368,14 +369,7 @@ func (ids *identities) lookupPack(ctx context.Context) func(trace.PackRef) (stri
 		if err != nil {
 			return "", "", false, err
 		}
-		res, err := c.GetPack(ctx, trace.PackQuery{GTIN: ref.GTIN, Serial: ref.Serial})
-		switch {
-		case trace.ClassifyError(err) == trace.ErrNotFound:
-			return "", "", false, nil
-		case err != nil:
-			return "", "", false, err
-		}
-		return res.Pack.Lot, res.Pack.Expiry, true, nil
+		return importer.LookupPack(ctx, ledger{c})(ref)
 	}
 }
 
