@@ -87,26 +87,33 @@ func startAPI(t *testing.T, n *testnet.Network, users ...string) *apiServer {
 // (sent as text/csv).
 func (a *apiServer) do(user, method, path string, body any) (int, []byte) {
 	a.t.Helper()
-	var rd io.Reader
-	ct := "application/json"
 	switch b := body.(type) {
 	case nil:
+		return a.raw(user, method, path, "", nil)
 	case string:
-		rd, ct = strings.NewReader(b), "text/csv"
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		rd = bytes.NewReader(js)
+		return a.raw(user, method, path, "text/csv", []byte(b))
+	}
+	js, err := json.Marshal(body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return a.raw(user, method, path, "application/json", js)
+}
+
+// raw calls the API with a body of the given media type.
+func (a *apiServer) raw(user, method, path, contentType string, body []byte) (int, []byte) {
+	a.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, a.url+path, rd)
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+a.tokens[user])
-	if rd != nil {
-		req.Header.Set("Content-Type", ct)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -118,30 +117,6 @@ func TestEPCISOnRealNetwork(t *testing.T) {
 	if lotRes.PackCount != count {
 		t.Errorf("the imported lot has %d packs, want %d", lotRes.PackCount, count)
 	}
-}
-
-// raw calls the API with a body of the given media type.
-func (a *apiServer) raw(user, method, path, contentType string, body []byte) (int, []byte) {
-	a.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, a.url+path, rd)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+a.tokens[user])
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
 }
 
 func bizSteps(t *testing.T, doc []byte) []string {
