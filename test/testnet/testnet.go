@@ -95,6 +95,11 @@ func ensureUp() (*Network, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	offset, err := envOffset()
+	if err != nil {
+		return nil, false, err
+	}
+	spec.ShiftPorts(offset)
 	runDir := os.Getenv("PHARMATRACE_RUN_DIR")
 	if runDir == "" {
 		runDir = filepath.Join(root, "run")
@@ -103,7 +108,7 @@ func ensureUp() (*Network, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	n := &Network{Layout: l, Root: root, spec: specPath}
+	n := &Network{Layout: l, Root: root, spec: specPath, portOffset: offset}
 	if _, err := os.Stat(n.bin("fabnet")); err != nil {
 		return nil, false, fmt.Errorf("%s missing: run the tests through `make test` (it builds the binaries)", n.bin("fabnet"))
 	}
@@ -116,6 +121,21 @@ func ensureUp() (*Network, bool, error) {
 	}
 	fmt.Fprintf(os.Stderr, "testnet: started the network in %s\n", time.Since(start).Round(time.Millisecond))
 	return n, true, nil
+}
+
+// envOffset is PHARMATRACE_PORT_OFFSET (as fabnet reads it): the shift of
+// every port of the test binary's network, so that several checkouts can
+// each run their own network on one machine.
+func envOffset() (int, error) {
+	v := os.Getenv("PHARMATRACE_PORT_OFFSET")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("PHARMATRACE_PORT_OFFSET=%q: want a non-negative number", v)
+	}
+	return n, nil
 }
 
 func (n *Network) bin(name string) string {
@@ -163,6 +183,13 @@ func Fresh(t testing.TB, offset int) *Network {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Relative to the test binary's own network (PHARMATRACE_PORT_OFFSET).
+	base, err := envOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.ShiftPorts(base)
+	offset += base
 	spec.ShiftPorts(offset)
 	if err := spec.Validate(); err != nil {
 		t.Fatalf("testnet.Fresh: port offset %d: %v", offset, err)
