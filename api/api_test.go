@@ -14,11 +14,11 @@ import (
 	"github.com/pharmatrace/pharmatrace/api"
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/internal/dbtest"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
-// writeCalls counts the fake ledger's write calls.
+// writeCalls counts the in-memory ledger's write calls.
 func writeCalls(h *harness) int {
 	n := 0
 	for _, c := range h.sim.Calls() {
@@ -126,7 +126,7 @@ func serialList(prefix string, n int) []string {
 
 func TestCommissionUpload(t *testing.T) {
 	h := newHarness(t, withConfig(func(c *api.Config) { c.UploadBodyLimit = 256 << 10 }))
-	base := "/api/v1/lots/" + ledgersim.DemoGTIN + "/LOT-C9/commissions/"
+	base := "/api/v1/lots/" + memledger.DemoGTIN + "/LOT-C9/commissions/"
 	before := h.sim.SubmitCount(trace.TxCommissionPacks)
 
 	t.Run("one bad row among 10,000", func(t *testing.T) {
@@ -211,15 +211,17 @@ func TestCommissionUpload(t *testing.T) {
 	})
 	t.Run("refused batch", func(t *testing.T) {
 		// Recall the lot, then commission more: the ledger refuses.
-		r := h.do(request{method: http.MethodPost, path: "/api/v1/lots/" + ledgersim.DemoGTIN + "/LOT-C9/recall", role: trace.RoleRegulator, body: map[string]string{"reason": "test"}})
+		r := h.do(request{method: http.MethodPost, path: "/api/v1/lots/" + memledger.DemoGTIN + "/LOT-C9/recall", role: trace.RoleRegulator, body: map[string]string{"reason": "test"}})
 		if r.status != 200 {
 			t.Fatalf("recall: %d %s", r.status, r.body)
 		}
 		r = h.do(request{method: http.MethodPut, path: base + "late?expiry=301231&wait=true", role: trace.RoleManufacturer, body: csvBody(serialList("H", 10)), contentType: "text/csv"})
 		var up commission.Upload
 		r.json(t, &up)
-		if up.Status != commission.StatusRefused || up.Code != trace.CodeLotRecalled {
-			t.Errorf("upload into a recalled lot: %s %s", up.Status, up.Code)
+		// The contract refuses to commission into a recalled lot (a
+		// conflict, not a business outcome): the upload fails and says why.
+		if up.Status != commission.StatusFailed || !strings.Contains(up.Error, "LOT-C9 is recalled") || up.Commissioned != 0 {
+			t.Errorf("upload into a recalled lot: %s %q (%d commissioned)", up.Status, up.Error, up.Commissioned)
 		}
 	})
 }
@@ -227,7 +229,7 @@ func TestCommissionUpload(t *testing.T) {
 func TestWritesThroughTheCallersLedger(t *testing.T) {
 	h := newHarness(t)
 	t.Run("register and get a product", func(t *testing.T) {
-		body := map[string]any{"requestId": "p-77", "gtin": "05098765000019", "name": "Paracetamol", "form": "tablet", "strength": "500 mg", "packSize": 10}
+		body := map[string]any{"requestId": "p-77", "gtin": "04012345000030", "name": "Paracetamol", "form": "tablet", "strength": "500 mg", "packSize": 10}
 		r := h.do(request{method: http.MethodPost, path: "/api/v1/products", role: trace.RoleManufacturer, body: body})
 		var res trace.ProductResult
 		r.json(t, &res)
@@ -244,19 +246,22 @@ func TestWritesThroughTheCallersLedger(t *testing.T) {
 		if r2.status != 200 || !bytes.Equal(r.body, r2.body) {
 			t.Errorf("retry: %d %s", r2.status, r2.body)
 		}
-		g := h.do(request{method: http.MethodGet, path: "/api/v1/products/05098765000019", role: trace.RolePharmacist})
+		g := h.do(request{method: http.MethodGet, path: "/api/v1/products/04012345000030", role: trace.RolePharmacist})
 		var p trace.Product
 		g.json(t, &p)
 		if g.status != 200 || p.Name != "Paracetamol" {
 			t.Errorf("get: %d %s", g.status, g.body)
 		}
-		expectProblem(t, h.do(request{method: http.MethodGet, path: "/api/v1/products/04012345000030", role: trace.RolePharmacist}), 404, api.ProbNotFound, "")
+		expectProblem(t, h.do(request{method: http.MethodGet, path: "/api/v1/products/04012345000047", role: trace.RolePharmacist}), 404, api.ProbNotFound, "")
+		// Another manufacturer's prefix: the contract refuses, whatever the API lets through.
+		other := map[string]any{"requestId": "p-78", "gtin": "05098765000019", "name": "Not mine", "form": "tablet", "strength": "1 mg", "packSize": 1}
+		expectProblem(t, h.do(request{method: http.MethodPost, path: "/api/v1/products", role: trace.RoleManufacturer, body: other}), 403, api.ProbAccessDenied, "")
 	})
 	t.Run("verify by scan string and by fields", func(t *testing.T) {
 		for _, body := range []map[string]any{
-			{"scan": "]d2" + "01" + ledgersim.DemoGTIN + "17301231" + "10LOT-A1\x1d" + "21SA00002"},
-			{"scan": "(01)" + ledgersim.DemoGTIN + "(17)301231(10)LOT-A1(21)SA00002"},
-			{"gtin": ledgersim.DemoGTIN, "serial": "SA00002", "lot": "LOT-A1", "expiry": "301231"},
+			{"scan": "]d2" + "01" + memledger.DemoGTIN + "17301231" + "10LOT-A1\x1d" + "21SA00002"},
+			{"scan": "(01)" + memledger.DemoGTIN + "(17)301231(10)LOT-A1(21)SA00002"},
+			{"gtin": memledger.DemoGTIN, "serial": "SA00002", "lot": "LOT-A1", "expiry": "301231"},
 		} {
 			r := h.do(request{method: http.MethodPost, path: "/api/v1/packs/verify", role: trace.RolePharmacist, body: body})
 			var res trace.VerifyResult
@@ -267,7 +272,7 @@ func TestWritesThroughTheCallersLedger(t *testing.T) {
 		}
 		// The dispensed clone: a refused answer is still a 200 answer.
 		r := h.do(request{method: http.MethodPost, path: "/api/v1/packs/verify", role: trace.RolePharmacist,
-			body: map[string]any{"gtin": ledgersim.DemoGTIN, "serial": "SA00001", "lot": "LOT-A1", "expiry": "301231"}})
+			body: map[string]any{"gtin": memledger.DemoGTIN, "serial": "SA00001", "lot": "LOT-A1", "expiry": "301231"}})
 		var res trace.VerifyResult
 		r.json(t, &res)
 		if r.status != 200 || res.Code != trace.CodePackInactive {
@@ -275,7 +280,7 @@ func TestWritesThroughTheCallersLedger(t *testing.T) {
 		}
 	})
 	t.Run("refusal is a problem with the code", func(t *testing.T) {
-		path := "/api/v1/lots/" + ledgersim.DemoGTIN2 + "/" + ledgersim.DemoLot2 + "/recall"
+		path := "/api/v1/lots/" + memledger.DemoGTIN2 + "/" + memledger.DemoLot2 + "/recall"
 		r := h.do(request{method: http.MethodPost, path: path, role: trace.RoleRegulator, body: map[string]string{"reason": "again"}})
 		p := expectProblem(t, r, 409, api.ProbRefused, "")
 		if p.Code != trace.CodeAlreadyInState || p.TxID == "" || p.Result == nil {
@@ -283,23 +288,23 @@ func TestWritesThroughTheCallersLedger(t *testing.T) {
 		}
 	})
 	t.Run("decommission reason outside the role", func(t *testing.T) {
-		path := "/api/v1/packs/" + ledgersim.DemoGTIN + "/SA00002/decommission"
+		path := "/api/v1/packs/" + memledger.DemoGTIN + "/SA00002/decommission"
 		r := h.do(request{method: http.MethodPost, path: path, role: trace.RolePharmacist, body: map[string]string{"lot": "LOT-A1", "expiry": "301231", "reason": "exported"}})
 		expectProblem(t, r, 403, api.ProbForbidden, "reason")
-		r = h.do(request{method: http.MethodPost, path: path, role: trace.RolePharmacist, body: map[string]string{"scan": "(01)" + ledgersim.DemoGTIN + "(17)301231(10)LOT-A1(21)SA00003", "reason": "destroyed"}})
+		r = h.do(request{method: http.MethodPost, path: path, role: trace.RolePharmacist, body: map[string]string{"scan": "(01)" + memledger.DemoGTIN + "(17)301231(10)LOT-A1(21)SA00003", "reason": "destroyed"}})
 		expectProblem(t, r, 422, api.ProbInvalidField, "scan")
-		r = h.do(request{method: http.MethodPost, path: path, role: trace.RolePharmacist, body: map[string]string{"scan": "(01)" + ledgersim.DemoGTIN + "(17)301231(10)LOT-A1(21)SA00002", "reason": "sample"}})
+		r = h.do(request{method: http.MethodPost, path: path, role: trace.RolePharmacist, body: map[string]string{"scan": "(01)" + memledger.DemoGTIN + "(17)301231(10)LOT-A1(21)SA00002", "reason": "sample"}})
 		var res trace.ScanResult
 		r.json(t, &res)
 		if r.status != 200 || res.Pack.State != trace.StateInactive || res.Pack.Reason != trace.ReasonSample {
 			t.Fatalf("decommission: %d %s", r.status, r.body)
 		}
-		r = h.do(request{method: http.MethodPost, path: "/api/v1/packs/" + ledgersim.DemoGTIN + "/SA00002/undo", role: trace.RolePharmacist, body: map[string]string{"lot": "LOT-A1", "expiry": "301231"}})
+		r = h.do(request{method: http.MethodPost, path: "/api/v1/packs/" + memledger.DemoGTIN + "/SA00002/undo", role: trace.RolePharmacist, body: map[string]string{"lot": "LOT-A1", "expiry": "301231"}})
 		r.json(t, &res)
 		if r.status != 200 || res.Pack.State != trace.StateActive {
 			t.Errorf("undo: %d %s", r.status, r.body)
 		}
-		h2 := h.do(request{method: http.MethodGet, path: "/api/v1/packs/" + ledgersim.DemoGTIN + "/SA00002/history?limit=2", role: trace.RoleRegulator})
+		h2 := h.do(request{method: http.MethodGet, path: "/api/v1/packs/" + memledger.DemoGTIN + "/SA00002/history?limit=2", role: trace.RoleRegulator})
 		var hist trace.PackHistoryResult
 		h2.json(t, &hist)
 		if h2.status != 200 || len(hist.Entries) != 2 || !hist.Truncated || hist.Entries[0].Pack.LastEvent != trace.TxUndo {
@@ -308,7 +313,7 @@ func TestWritesThroughTheCallersLedger(t *testing.T) {
 	})
 	t.Run("ship, receive, get shipment", func(t *testing.T) {
 		ship := map[string]any{"shipmentId": "ASN-9", "to": map[string]string{"msp": "PharmacyMSP", "gln": "4300123000021"},
-			"packs": []map[string]string{{"gtin": ledgersim.DemoGTIN, "serial": "SA00003"}}}
+			"packs": []map[string]string{{"gtin": memledger.DemoGTIN, "serial": "SA00003"}}}
 		r := h.do(request{method: http.MethodPost, path: "/api/v1/shipments", role: trace.RoleDistributor, body: ship})
 		if r.status != 200 {
 			t.Fatalf("ship: %d %s", r.status, r.body)
@@ -335,7 +340,7 @@ func TestWritesThroughTheCallersLedger(t *testing.T) {
 			t.Errorf("comment by the reporting organisation: %d %s", r.status, r.body)
 		}
 		r = h.do(request{method: http.MethodPost, path: "/api/v1/anomalies", role: trace.RoleRegulator,
-			body: map[string]any{"code": "MANUAL", "severity": "high", "classification": "diversion", "message": "tip-off", "lot": map[string]string{"gtin": ledgersim.DemoGTIN, "lot": "LOT-A1"}}})
+			body: map[string]any{"code": "MANUAL", "severity": "high", "classification": "diversion", "message": "tip-off", "lot": map[string]string{"gtin": memledger.DemoGTIN, "lot": "LOT-A1"}}})
 		if r.status != 200 {
 			t.Errorf("flag: %d %s", r.status, r.body)
 		}
@@ -469,11 +474,11 @@ func (slowLedger) Evaluate(ctx context.Context, _ string, _ trace.Request, _ any
 
 func TestRequestTimeout(t *testing.T) {
 	h := newHarness(t, withoutDemo(), withConfig(func(c *api.Config) { c.RequestTimeout = 150 * time.Millisecond }),
-		withLedgers(func(*ledgersim.Sim) api.Ledgers {
+		withLedgers(func(*memledger.Ledger) api.Ledgers {
 			return api.LedgersFunc(func(api.Identity) (api.Ledger, error) { return slowLedger{}, nil })
 		}))
 	start := time.Now()
-	r := h.do(request{method: http.MethodGet, path: "/api/v1/products/" + ledgersim.DemoGTIN, role: trace.RoleRegulator})
+	r := h.do(request{method: http.MethodGet, path: "/api/v1/products/" + memledger.DemoGTIN, role: trace.RoleRegulator})
 	expectProblem(t, r, 504, api.ProbTimeout, "")
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("timeout took %v", d)
@@ -515,7 +520,7 @@ func TestAuthentication(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	h := newHarness(t)
 	h.do(request{method: http.MethodGet, path: "/api/v1/anomalies/" + h.demo.Clone, role: trace.RoleRegulator})
-	h.do(request{method: http.MethodGet, path: "/api/v1/products/" + ledgersim.DemoGTIN, role: trace.RoleRegulator})
+	h.do(request{method: http.MethodGet, path: "/api/v1/products/" + memledger.DemoGTIN, role: trace.RoleRegulator})
 	r := h.do(request{method: http.MethodGet, path: "/metrics"})
 	body := string(r.body)
 	for _, want := range []string{
@@ -529,4 +534,82 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// TestReceiptRulesThroughTheAPI: the receipt rules are the contract's —
+// a shortage and a receipt by the wrong organisation, through the routes.
+func TestReceiptRulesThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	ship := func(t *testing.T, from trace.Role, id string, serials ...string) {
+		t.Helper()
+		var packs []trace.PackRef
+		for _, s := range serials {
+			gtin := memledger.DemoGTIN
+			if strings.HasPrefix(s, "SB") {
+				gtin = memledger.DemoGTIN2
+			}
+			packs = append(packs, trace.PackRef{GTIN: gtin, Serial: s})
+		}
+		body := trace.ShipRequest{RequestHeader: trace.RequestHeader{RequestID: "ship-" + id}, ShipmentID: id, To: memledger.PharmCentral.Party(), Packs: packs}
+		r := h.do(request{method: http.MethodPost, path: "/api/v1/shipments", role: from, body: body})
+		var res trace.ShipmentResult
+		r.json(t, &res)
+		if r.status != 200 || !res.OK() {
+			t.Fatalf("ship %s: %d %s", id, r.status, r.body)
+		}
+	}
+	anomalies := func(code trace.AnomalyCode, shipment string) []trace.Anomaly {
+		t.Helper()
+		h.sync()
+		r := h.do(request{method: http.MethodGet, path: "/api/v1/anomalies?type=" + string(code), role: trace.RoleRegulator})
+		var list api.AnomalyList
+		r.json(t, &list)
+		var out []trace.Anomaly
+		for _, a := range list.Items {
+			if a.Shipment == shipment {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	t.Run("shortage", func(t *testing.T) {
+		ship(t, trace.RoleDistributor, "ASN-SHORT", "SA00003", "SA00004")
+		r := h.do(request{method: http.MethodPost, path: "/api/v1/shipments/ASN-SHORT/receive", role: trace.RolePharmacist,
+			body: map[string]any{"packs": []trace.PackRef{{GTIN: memledger.DemoGTIN, Serial: "SA00003"}}}})
+		var res trace.ReceiveResult
+		r.json(t, &res)
+		if r.status != 200 || !res.OK() || res.Received != 1 || len(res.Missing) != 1 || res.Missing[0].Serial != "SA00004" {
+			t.Fatalf("receipt with a pack missing: %d %s", r.status, r.body)
+		}
+		if res.Shipment.Status != trace.ShipmentPartiallyReceived || res.Shipment.Shortage != 1 {
+			t.Errorf("shipment after a short receipt: %+v", res.Shipment)
+		}
+		if got := anomalies(trace.AnomalyShortage, "ASN-SHORT"); len(got) != 1 || got[0].Evidence.PackCount != 1 {
+			t.Errorf("shortage anomalies for the regulator: %+v", got)
+		}
+	})
+	t.Run("receipt by another organisation", func(t *testing.T) {
+		ship(t, trace.RoleManufacturer, "ASN-WRONG", "SA00005")
+		// A distributor records the receipt of a shipment addressed to a
+		// pharmacy: refused, critical diversion.
+		r := h.do(request{method: http.MethodPost, path: "/api/v1/shipments/ASN-WRONG/receive", role: trace.RoleDistributor,
+			body: map[string]any{"packs": []trace.PackRef{{GTIN: memledger.DemoGTIN, Serial: "SA00005"}}}})
+		var prob struct {
+			Code trace.Code `json:"code"`
+		}
+		r.json(t, &prob)
+		if r.status != http.StatusConflict || prob.Code != trace.CodeStatusChangeNotPossible {
+			t.Fatalf("receipt at the wrong organisation: %d %s", r.status, r.body)
+		}
+		got := anomalies(trace.AnomalyDiversion, "ASN-WRONG")
+		if len(got) != 1 || got[0].Severity != trace.SeverityCritical {
+			t.Errorf("diversion anomalies for the regulator: %+v", got)
+		}
+		g := h.do(request{method: http.MethodGet, path: "/api/v1/shipments/ASN-WRONG", role: trace.RoleRegulator})
+		var sh trace.Shipment
+		g.json(t, &sh)
+		if sh.Status != trace.ShipmentInTransit || len(sh.Received) != 0 {
+			t.Errorf("a refused receipt changed the shipment: %+v", sh)
+		}
+	})
 }

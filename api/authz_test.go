@@ -11,7 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/pharmatrace/pharmatrace/api"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -72,7 +72,7 @@ var expectedAccess = map[string][]trace.Role{
 
 // concrete fills a route's parameters with values of the demo flow.
 func concrete(path string, h *harness) string {
-	r := strings.NewReplacer(":gtin", ledgersim.DemoGTIN, ":lot", ledgersim.DemoLot, ":serial", "SA00004", ":uploadId", "up-m",
+	r := strings.NewReplacer(":gtin", memledger.DemoGTIN, ":lot", memledger.DemoLot, ":serial", "SA00004", ":uploadId", "up-m",
 		":id", url.PathEscape(h.demo.Clone), ":name", "style.css")
 	p := r.Replace(path)
 	if strings.HasPrefix(p, "/api/v1/shipments/") {

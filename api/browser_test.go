@@ -18,7 +18,7 @@ package api_test
 // name the clone anomaly to open (default: the first new CLONE listed) and
 // PHARMATRACE_CLONE_GTIN its GTIN, to filter on.
 // Without PHARMATRACE_API_URL the test serves the API in-process on the
-// FAKE ledger (package ledgersim) with the demo flow — not the acceptance
+// in-memory ledger (package memledger: the real contract on an in-memory peer) with the demo flow — not the acceptance
 // run.
 
 import (
@@ -68,7 +68,7 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 	}
 	base, token, cloneID := os.Getenv("PHARMATRACE_API_URL"), os.Getenv("PHARMATRACE_API_TOKEN"), os.Getenv("PHARMATRACE_CLONE_ID")
 	if base == "" {
-		t.Log("PHARMATRACE_API_URL not set: serving the API in-process on the FAKE ledger (not the acceptance run)")
+		t.Log("PHARMATRACE_API_URL not set: serving the API in-process on the in-memory ledger (not the acceptance run)")
 		h := newHarness(t, withConfig(func(c *api.Config) { c.DashboardSyncWait = 3 * time.Second }))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/pharmatrace/pharmatrace/api"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/epcis"
 	"github.com/pharmatrace/pharmatrace/epcis/epcisschema"
@@ -77,7 +77,7 @@ func (h *harness) export(t *testing.T, role trace.Role, query string) epcisDoc {
 
 func TestEPCISExport(t *testing.T) {
 	h := newHarness(t)
-	pack := url.Values{"gtin": {ledgersim.DemoGTIN}, "serial": {h.demo.CloneSerial}}
+	pack := url.Values{"gtin": {memledger.DemoGTIN}, "serial": {h.demo.CloneSerial}}
 	tests := []struct {
 		name  string
 		role  trace.Role
@@ -87,9 +87,9 @@ func TestEPCISExport(t *testing.T) {
 	}{
 		{"pack as SGTIN", reg, pack.Encode(), []string{"commissioning", "shipping", "receiving", "shipping", "receiving", "dispensing"}, "urn:epc:id:sgtin:4012345."},
 		{"pack as Digital Link", reg, pack.Encode() + "&epcForm=digitallink",
-			[]string{"commissioning", "shipping", "receiving", "shipping", "receiving", "dispensing"}, "https://id.gs1.org/01/" + ledgersim.DemoGTIN + "/21/"},
+			[]string{"commissioning", "shipping", "receiving", "shipping", "receiving", "dispensing"}, "https://id.gs1.org/01/" + memledger.DemoGTIN + "/21/"},
 		{"pack by its manufacturer", mfr, pack.Encode(), []string{"commissioning", "shipping", "receiving", "shipping", "receiving", "dispensing"}, "urn:epc:id:sgtin:"},
-		{"lot", reg, url.Values{"gtin": {ledgersim.DemoGTIN}, "lot": {ledgersim.DemoLot}}.Encode(), nil, "urn:epc:id:sgtin:4012345."},
+		{"lot", reg, url.Values{"gtin": {memledger.DemoGTIN}, "lot": {memledger.DemoLot}}.Encode(), nil, "urn:epc:id:sgtin:4012345."},
 		{"shipment", reg, "shipment=" + h.demo.Shipment, nil, "urn:epc:id:sgtin:4012345."},
 		{"everything", reg, "", nil, ""},
 		{"time range", reg, "from=2000-01-01&to=2100-01-01", nil, ""},
@@ -128,8 +128,8 @@ func TestEPCISExport(t *testing.T) {
 
 	// The company prefix length comes from the product's record (the fake
 	// ledger records none: give the read model one of 8 digits).
-	prod := trace.Event{Type: trace.TxRegisterProduct, TxID: "tx-prefix", Timestamp: testClock()(), Outcome: trace.Outcome{Status: trace.StatusOK},
-		Products: []trace.Product{{GTIN: ledgersim.DemoGTIN, Name: "Demo", OwnerMSP: users[mfr].MSP, CompanyPrefix: "40123450"}}}
+	prod := trace.Event{Type: trace.TxRegisterProduct, TxID: "tx-prefix", Timestamp: testStart(), Outcome: trace.Outcome{Status: trace.StatusOK},
+		Products: []trace.Product{{GTIN: memledger.DemoGTIN, Name: "Demo", OwnerMSP: users[mfr].MSP, CompanyPrefix: "40123450"}}}
 	if _, err := h.store.Apply(t.Context(), prod, readmodel.Position{Block: 1 << 20, TxID: prod.TxID}); err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +148,10 @@ func TestEPCISExportRefusals(t *testing.T) {
 		kind   string
 		field  string
 	}{
-		{"gtin alone", reg, "gtin=" + ledgersim.DemoGTIN, 422, api.ProbInvalidField, "gtin"},
-		{"serial and lot", reg, "gtin=" + ledgersim.DemoGTIN + "&serial=A&lot=B", 422, api.ProbInvalidField, "gtin"},
+		{"gtin alone", reg, "gtin=" + memledger.DemoGTIN, 422, api.ProbInvalidField, "gtin"},
+		{"serial and lot", reg, "gtin=" + memledger.DemoGTIN + "&serial=A&lot=B", 422, api.ProbInvalidField, "gtin"},
 		{"serial alone", reg, "serial=A", 422, api.ProbInvalidField, "serial"},
-		{"shipment and gtin", reg, "shipment=X&gtin=" + ledgersim.DemoGTIN + "&lot=B", 422, api.ProbInvalidField, "shipment"},
+		{"shipment and gtin", reg, "shipment=X&gtin=" + memledger.DemoGTIN + "&lot=B", 422, api.ProbInvalidField, "shipment"},
 		{"bad epcForm", reg, "epcForm=epc", 422, api.ProbInvalidField, "epcForm"},
 		{"bad from", reg, "from=yesterday", 422, api.ProbInvalidField, "from"},
 		{"to before from", reg, "from=2026-01-02&to=2026-01-01", 422, api.ProbInvalidField, "to"},
@@ -171,7 +171,7 @@ func TestEPCISImportTwiceSkipsEverything(t *testing.T) {
 	h := newHarness(t)
 	var doc bytes.Buffer
 	const n = 25
-	if err := epcis.GenerateCommissioning(&doc, n, ledgersim.DemoGTIN, "IMP-1", "301231", users[mfr].GLN); err != nil {
+	if err := epcis.GenerateCommissioning(&doc, n, memledger.DemoGTIN, "IMP-1", "301231", users[mfr].GLN); err != nil {
 		t.Fatal(err)
 	}
 	imp := func(ct string) api.ImportReport {
@@ -216,7 +216,7 @@ func TestEPCISImportTwiceSkipsEverything(t *testing.T) {
 	// The imported lot exports back as the one commissioning transaction
 	// of n packs.
 	h.sync()
-	d := h.export(t, mfr, url.Values{"gtin": {ledgersim.DemoGTIN}, "lot": {"IMP-1"}}.Encode())
+	d := h.export(t, mfr, url.Values{"gtin": {memledger.DemoGTIN}, "lot": {"IMP-1"}}.Encode())
 	if got := d.bizSteps(); len(got) != 1 || got[0] != "commissioning" || len(d.EPCISBody.EventList[0].EPCList) != n {
 		t.Fatalf("export of the imported lot: %v", got)
 	}
@@ -258,7 +258,7 @@ func TestEPCISImportReportsPerEvent(t *testing.T) {
 func TestEPCISImportRefusals(t *testing.T) {
 	h := newHarness(t, withoutDemo(), withConfig(func(c *api.Config) { c.UploadBodyLimit = 4096 }))
 	var big bytes.Buffer
-	if err := epcis.GenerateCommissioning(&big, 50, ledgersim.DemoGTIN, "BIG", "301231", users[mfr].GLN); err != nil {
+	if err := epcis.GenerateCommissioning(&big, 50, memledger.DemoGTIN, "BIG", "301231", users[mfr].GLN); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -304,7 +304,7 @@ func TestSuspectReport(t *testing.T) {
 	}
 	var rep epcis.SuspectReport
 	r.json(t, &rep)
-	if rep.Anomaly.ID != h.demo.Clone || rep.Pack.GTIN != ledgersim.DemoGTIN || rep.Pack.Serial != h.demo.CloneSerial || rep.Pack.Lot != ledgersim.DemoLot {
+	if rep.Anomaly.ID != h.demo.Clone || rep.Pack.GTIN != memledger.DemoGTIN || rep.Pack.Serial != h.demo.CloneSerial || rep.Pack.Lot != memledger.DemoLot {
 		t.Errorf("report names anomaly %s, pack %+v", rep.Anomaly.ID, rep.Pack)
 	}
 	if len(rep.Custody) < 3 || rep.FDA3911.ProblemType == "" || rep.Product.Name == "" {
@@ -315,7 +315,7 @@ func TestSuspectReport(t *testing.T) {
 	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
 		t.Fatalf("html report: %d %q", r.status, r.header.Get("Content-Type"))
 	}
-	for _, want := range []string{"<html", h.demo.CloneSerial, ledgersim.DemoLot} {
+	for _, want := range []string{"<html", h.demo.CloneSerial, memledger.DemoLot} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("the HTML page does not contain %q", want)
 		}
@@ -338,7 +338,7 @@ func TestSuspectReport(t *testing.T) {
 
 func TestVerifyByDigitalLink(t *testing.T) {
 	h := newHarness(t)
-	const dl = "https://id.gs1.org/01/" + ledgersim.DemoGTIN + "/10/" + ledgersim.DemoLot + "/21/SA00004?17=" + ledgersim.Expiry
+	const dl = "https://id.gs1.org/01/" + memledger.DemoGTIN + "/10/" + memledger.DemoLot + "/21/SA00004?17=" + memledger.Expiry
 	check := func(t *testing.T, r response, wantSerial string) {
 		t.Helper()
 		if r.status != http.StatusOK {
@@ -346,7 +346,7 @@ func TestVerifyByDigitalLink(t *testing.T) {
 		}
 		var res trace.VerifyResult
 		r.json(t, &res)
-		if res.Pack == nil || res.Pack.Serial != wantSerial || res.Pack.Lot != ledgersim.DemoLot || res.Status == "" {
+		if res.Pack == nil || res.Pack.Serial != wantSerial || res.Pack.Lot != memledger.DemoLot || res.Status == "" {
 			t.Errorf("verify result %s", r.body)
 		}
 	}
@@ -371,7 +371,7 @@ func TestVerifyByDigitalLink(t *testing.T) {
 		kind        string
 	}{
 		{"no uri", "", api.ProbInvalidField},
-		{"not a URI", "uri=" + url.QueryEscape("(01)"+ledgersim.DemoGTIN+"(21)SA00004"), api.ProbInvalidField},
+		{"not a URI", "uri=" + url.QueryEscape("(01)"+memledger.DemoGTIN+"(21)SA00004"), api.ProbInvalidField},
 		{"no expiry", "uri=" + url.QueryEscape(strings.Split(dl, "?")[0]), api.ProbInvalidGS1},
 	}
 	for _, tc := range tests {
@@ -389,7 +389,7 @@ func TestEPCISImportRejectsOtherMembersSites(t *testing.T) {
 	dispense := func(gln string) string {
 		return fmt.Sprintf(`{"type":"ObjectEvent","eventTime":"2026-03-01T10:00:00.000Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE",
 			"bizStep":"dispensing","disposition":"dispensed","epcList":["https://id.gs1.org/01/%s/10/%s/21/NOPE1?17=%s"],
-			"bizLocation":{"id":"https://id.gs1.org/414/%s"}}`, ledgersim.DemoGTIN, ledgersim.DemoLot, ledgersim.Expiry, gln)
+			"bizLocation":{"id":"https://id.gs1.org/414/%s"}}`, memledger.DemoGTIN, memledger.DemoLot, memledger.Expiry, gln)
 	}
 	body := `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument","schemaVersion":"2.0",
 		"creationDate":"2026-03-01T10:00:00Z","epcisBody":{"eventList":[` + dispense(users[dist].GLN) + `,` + dispense(users[ph].GLN) + `]}}`

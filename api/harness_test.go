@@ -26,7 +26,7 @@ import (
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/dashboard"
 	"github.com/pharmatrace/pharmatrace/api/internal/dbtest"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -52,13 +52,13 @@ type harness struct {
 	t       *testing.T
 	srv     *api.Server
 	ts      *httptest.Server
-	sim     *ledgersim.Sim
+	sim     *memledger.Ledger
 	store   *readmodel.Store
 	uploads *commission.Manager
 	tokens  map[trace.Role]string
 	reg     *prometheus.Registry
 	router  routers.Router
-	demo    ledgersim.DemoResult
+	demo    memledger.DemoResult
 
 	mu      sync.Mutex
 	applied int
@@ -70,21 +70,21 @@ type harnessConfig struct {
 	engine  dbtest.Engine
 	api     api.Config
 	demo    bool
-	ledgers func(*ledgersim.Sim) api.Ledgers
+	ledgers func(*memledger.Ledger) api.Ledgers
 }
 
 func withEngine(e dbtest.Engine) harnessOpt     { return func(c *harnessConfig) { c.engine = e } }
 func withConfig(f func(*api.Config)) harnessOpt { return func(c *harnessConfig) { f(&c.api) } }
 func withoutDemo() harnessOpt                   { return func(c *harnessConfig) { c.demo = false } }
-func withLedgers(f func(*ledgersim.Sim) api.Ledgers) harnessOpt {
+func withLedgers(f func(*memledger.Ledger) api.Ledgers) harnessOpt {
 	return func(c *harnessConfig) { c.ledgers = f }
 }
 
-func simLedgers(sim *ledgersim.Sim) api.Ledgers {
-	return api.LedgersFunc(func(id api.Identity) (api.Ledger, error) { return sim.For(id.Actor()), nil })
+func simLedgers(sim *memledger.Ledger) api.Ledgers {
+	return api.LedgersFunc(func(id api.Identity) (api.Ledger, error) { return sim.For(id.Actor(), id.GCP), nil })
 }
 
-// newHarness starts the API on the fake ledger and a real database, with a
+// newHarness starts the API on the in-memory ledger and a real database, with a
 // token per role; the demo flow is recorded and applied unless disabled.
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
@@ -96,7 +96,11 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	}
 	ctx := context.Background()
 	d := dbtest.Open(t, hc.engine)
-	h := &harness{t: t, sim: ledgersim.New(testClock()), tokens: map[trace.Role]string{}, reg: prometheus.NewRegistry()}
+	sim, err := memledger.New(testStart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, sim: sim, tokens: map[trace.Role]string{}, reg: prometheus.NewRegistry()}
 	rm, err := readmodel.NewMetrics(h.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -140,20 +144,11 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	return h
 }
 
-// testClock is a fixed, advancing clock close to now (so that "the last
-// 30 days" of the statistics contain the demo).
-func testClock() func() time.Time {
-	var mu sync.Mutex
-	t := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t = t.Add(time.Second)
-		return t
-	}
-}
+// testStart is where the ledger's clock starts: close to now, so that "the
+// last 30 days" of the statistics contain the demo.
+func testStart() time.Time { return time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second) }
 
-// sync applies the fake ledger's new events to the read model (what the
+// sync applies the in-memory ledger's new events to the read model (what the
 // consumer does in production; done synchronously to keep tests exact).
 func (h *harness) sync() {
 	h.t.Helper()

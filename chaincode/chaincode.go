@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -27,6 +28,7 @@ const DefaultOrgRoles = "ManufacturerMSP=manufacturer,admin;DistributorMSP=distr
 const (
 	EnvOrgRoles      = "PHARMATRACE_ORG_ROLES"
 	EnvMaxCommission = "PHARMATRACE_MAX_COMMISSION"
+	EnvMaxClockSkew  = "PHARMATRACE_MAX_CLOCK_SKEW"
 )
 
 // Config is the chaincode's configuration. It must be identical on every
@@ -40,7 +42,17 @@ type Config struct {
 	// MaxCommission is the most serials one CommissionPacks may carry
 	// (0: trace.DefaultMaxCommission; at most trace.HardMaxCommission).
 	MaxCommission int
+	// MaxClockSkew is how far a proposal's timestamp (written by the
+	// client) may be from this endorser's clock (0: DefaultMaxClockSkew).
+	// Every FMD deadline is computed from the timestamp, so a client that
+	// could choose it could undo after 10 days or dispense an expired pack.
+	MaxClockSkew time.Duration
+	// Clock is this endorser's clock (nil: time.Now). Peers run NTP.
+	Clock func() time.Time
 }
+
+// DefaultMaxClockSkew is the default of Config.MaxClockSkew.
+const DefaultMaxClockSkew = 5 * time.Minute
 
 // DefaultConfig returns the configuration for the reference network.
 func DefaultConfig() Config {
@@ -50,7 +62,7 @@ func DefaultConfig() Config {
 		"DistributorMSP":  {"distributor", "admin"},
 		"PharmacyMSP":     {"pharmacist", "admin"},
 		"RegulatorMSP":    {"regulator", "admin"},
-	}, MaxCommission: trace.DefaultMaxCommission}
+	}, MaxCommission: trace.DefaultMaxCommission, MaxClockSkew: DefaultMaxClockSkew}
 }
 
 // ParseOrgRoles parses "MSP1=role,role;MSP2=role" into an MSP → roles map.
@@ -105,6 +117,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("%s: %q is not a number between 1 and %d", EnvMaxCommission, s, trace.HardMaxCommission)
 		}
 		cfg.MaxCommission = n
+	}
+	if s := getenv(EnvMaxClockSkew); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d > time.Hour {
+			return cfg, fmt.Errorf("%s: %q is not a duration between 1s and 1h", EnvMaxClockSkew, s)
+		}
+		cfg.MaxClockSkew = d
 	}
 	return cfg, nil
 }

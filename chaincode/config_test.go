@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/pharmatrace/pharmatrace/chaincode"
-	"github.com/pharmatrace/pharmatrace/chaincode/internal/ledgertest"
+	"github.com/pharmatrace/pharmatrace/internal/ledgertest"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -18,6 +19,8 @@ type Contract struct {
 	contractapi.Contract
 	orgs          []orgBinding // sorted by MSP: deterministic iteration
 	maxCommission int
+	maxSkew       time.Duration
+	clock         func() time.Time
 }
 
 type orgBinding struct {
@@ -26,7 +29,13 @@ type orgBinding struct {
 }
 
 func newContract(cfg Config) (*Contract, error) {
-	c := &Contract{maxCommission: cfg.MaxCommission}
+	c := &Contract{maxCommission: cfg.MaxCommission, maxSkew: cfg.MaxClockSkew, clock: cfg.Clock}
+	if c.maxSkew == 0 {
+		c.maxSkew = DefaultMaxClockSkew
+	}
+	if c.clock == nil {
+		c.clock = time.Now
+	}
 	if c.maxCommission == 0 {
 		c.maxCommission = trace.DefaultMaxCommission
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/pharmatrace/pharmatrace/chaincode"
-	"github.com/pharmatrace/pharmatrace/chaincode/internal/ledgertest"
+	"github.com/pharmatrace/pharmatrace/internal/ledgertest"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -135,11 +135,15 @@ func newNet(tb testing.TB) *net {
 
 func newNetWith(tb testing.TB, cfg chaincode.Config) *net {
 	tb.Helper()
+	l := ledgertest.New(t0)
+	if cfg.Clock == nil {
+		cfg.Clock = l.Now // the endorser's clock is the ledger's
+	}
 	cc, err := chaincode.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &net{tb: tb, l: ledgertest.New(t0), cc: cc}
+	return &net{tb: tb, l: l, cc: cc}
 }
 
 func mustJSON(tb testing.TB, v any) string {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pharmatrace/pharmatrace/chaincode/internal/ledgertest"
+	"github.com/pharmatrace/pharmatrace/internal/ledgertest"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 

@@ -29,8 +29,9 @@ type txn struct {
 	txID  string
 	reqID string
 
-	reads      map[string][]byte // committed values read (nil: absent)
-	pending    map[string][]byte // buffered writes (nil: delete)
+	reads      map[string][]byte    // committed values read (nil: absent)
+	lastChange map[string]time.Time // committed records' last change, by key
+	pending    map[string][]byte    // buffered writes (nil: delete)
 	writeOrder []string
 
 	changed   []changedRecord
@@ -58,11 +59,43 @@ func (c *Contract) begin(ctx TxCtx, name string) (*txn, error) {
 	if ts == nil {
 		return nil, errors.New("ledger: transaction has no timestamp")
 	}
+	now := ts.AsTime().UTC()
+	if err := c.checkClock(now); err != nil {
+		return nil, err
+	}
 	return &txn{
 		c: c, stub: stub, name: name, actor: actor, gcps: gcps,
-		now: ts.AsTime().UTC(), txID: stub.GetTxID(),
-		reads: map[string][]byte{}, pending: map[string][]byte{}, changedAt: map[string]int{},
+		now: now, txID: stub.GetTxID(),
+		reads: map[string][]byte{}, lastChange: map[string]time.Time{}, pending: map[string][]byte{}, changedAt: map[string]int{},
 	}, nil
+}
+
+// checkClock refuses a proposal whose timestamp is further than the
+// configured skew from this endorser's own clock. The check is not
+// deterministic across peers, and need not be: it only decides whether this
+// peer endorses. Endorsers whose clocks disagree produce no endorsement
+// (the client sees the error and retries with a fresh timestamp), never
+// different write sets, so state cannot fork; with MAJORITY, a proposal is
+// accepted only when a majority of organisations' clocks agree with it.
+func (c *Contract) checkClock(ts time.Time) error {
+	own := c.clock().UTC()
+	d := ts.Sub(own)
+	if d > c.maxSkew || -d > c.maxSkew {
+		return trace.Invalid("timestamp", "the proposal's clock says %s but this endorser's clock says %s (%s apart, more than the %s allowed): check the client's clock (NTP)",
+			ts.Format(time.RFC3339), own.Format(time.RFC3339), d.Round(time.Second).Abs(), c.maxSkew)
+	}
+	return nil
+}
+
+// notBefore refuses a transaction timestamped before the last change of a
+// record it touches: time on the ledger never runs backwards for a record,
+// whatever the skew allowed.
+func (t *txn) notBefore(what string, last time.Time) error {
+	if last.After(t.now) {
+		return trace.Conflict("timestamp: the transaction is dated %s, before the last change of %s (%s)",
+			t.now.Format(time.RFC3339), what, last.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // decode parses arg strictly (unknown fields and trailing data rejected) and
@@ -205,6 +238,11 @@ func (t *txn) get(k string, v any) (bool, error) {
 	if err := json.Unmarshal(b, v); err != nil {
 		return false, fmt.Errorf("ledger: decode %q: %w", printable(k), err)
 	}
+	if lc, ok := v.(trace.LastChanger); ok {
+		if _, own := t.pending[k]; !own {
+			t.lastChange[k] = lc.LastChange()
+		}
+	}
 	return true, nil
 }
 
@@ -252,6 +290,11 @@ func (t *txn) prefetch(keys []string) error {
 // put buffers a record write; inEvent adds the record's new version to the
 // transaction's event.
 func (t *txn) put(k string, v any, inEvent bool) error {
+	if last, ok := t.lastChange[k]; ok {
+		if err := t.notBefore(printable(k), last); err != nil {
+			return err
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", printable(k), err)

@@ -196,3 +196,28 @@ type RequestRecord struct {
 	Actor       Actor     `json:"actor"`
 	Result      string    `json:"result"` // the result JSON returned to the caller
 }
+
+// LastChanger is implemented by the ledger records that carry the time of
+// their last change: no transaction may change such a record with an
+// earlier timestamp (the chaincode checks it on every write).
+type LastChanger interface {
+	LastChange() time.Time
+}
+
+// LastChange implements LastChanger.
+func (p Product) LastChange() time.Time { return p.CreatedAt }
+
+// LastChange implements LastChanger.
+func (l Lot) LastChange() time.Time { return l.UpdatedAt }
+
+// LastChange implements LastChanger.
+func (p Pack) LastChange() time.Time { return p.UpdatedAt }
+
+// LastChange implements LastChanger.
+func (s Shipment) LastChange() time.Time { return s.UpdatedAt }
+
+// LastChange implements LastChanger.
+func (a Aggregation) LastChange() time.Time { return a.UpdatedAt }
+
+// LastChange implements LastChanger.
+func (a Anomaly) LastChange() time.Time { return a.UpdatedAt }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/internal/dbtest"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -108,10 +108,13 @@ func TestManagerBatchesAndResumes(t *testing.T) {
 	for _, e := range dbtest.Engines {
 		t.Run(string(e), func(t *testing.T) {
 			ctx := context.Background()
-			sim := ledgersim.New(nil)
+			sim, err := memledger.New(time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			var pr trace.ProductResult
-			if err := sim.For(ledgersim.MfrAlpha).Submit(ctx, trace.TxRegisterProduct, &trace.RegisterProductRequest{RequestHeader: trace.RequestHeader{RequestID: "p"},
-				GTIN: ledgersim.DemoGTIN, Name: "X", Form: "tablet", Strength: "1 mg", PackSize: 1}, &pr); err != nil {
+			if err := sim.For(memledger.MfrAlpha, memledger.DemoGCPs[memledger.MfrAlpha.GLN]...).Submit(ctx, trace.TxRegisterProduct, &trace.RegisterProductRequest{RequestHeader: trace.RequestHeader{RequestID: "p"},
+				GTIN: memledger.DemoGTIN, Name: "X", Form: "tablet", Strength: "1 mg", PackSize: 1}, &pr); err != nil {
 				t.Fatal(err)
 			}
 			m := commission.NewManager(dbtest.Open(t, e), commission.WithBatchSize(1000))
@@ -120,8 +123,8 @@ func TestManagerBatchesAndResumes(t *testing.T) {
 				t.Fatal(err)
 			}
 			list := serials(4500)
-			spec := commission.Spec{ID: "up-1", MSP: "ManufacturerMSP", By: "Manufacturer/mfr-alpha", GTIN: ledgersim.DemoGTIN, Lot: "L1", Expiry: "301231"}
-			led := &failingAt{Caller: sim.For(ledgersim.MfrAlpha), failAt: 2}
+			spec := commission.Spec{ID: "up-1", MSP: "ManufacturerMSP", By: "Manufacturer/mfr-alpha", GTIN: memledger.DemoGTIN, Lot: "L1", Expiry: "301231"}
+			led := &failingAt{Caller: sim.For(memledger.MfrAlpha, memledger.DemoGCPs[memledger.MfrAlpha.GLN]...), failAt: 2}
 			up, done, err := m.Start(ctx, led, spec, list)
 			if err != nil {
 				t.Fatal(err)
@@ -153,7 +156,7 @@ func TestManagerBatchesAndResumes(t *testing.T) {
 				t.Errorf("resume submitted %d batches, want 3", n)
 			}
 			var lot trace.GetLotResult
-			if err := sim.For(ledgersim.MfrAlpha).Evaluate(ctx, trace.TxGetLot, &trace.LotQuery{GTIN: ledgersim.DemoGTIN, Lot: "L1"}, &lot); err != nil || lot.Lot.PackCount != 4500 {
+			if err := sim.For(memledger.MfrAlpha, memledger.DemoGCPs[memledger.MfrAlpha.GLN]...).Evaluate(ctx, trace.TxGetLot, &trace.LotQuery{GTIN: memledger.DemoGTIN, Lot: "L1"}, &lot); err != nil || lot.Lot.PackCount != 4500 {
 				t.Errorf("lot pack count %d, %v", lot.Lot.PackCount, err)
 			}
 			// A completed upload sent again does nothing.
@@ -173,7 +176,7 @@ func TestManagerBatchesAndResumes(t *testing.T) {
 // failingAt fails the first submission of batch failAt with an
 // infrastructure error, as a dead network would.
 type failingAt struct {
-	*ledgersim.Caller
+	*memledger.Caller
 	failAt int
 	failed bool
 }
@@ -187,7 +190,7 @@ func (f *failingAt) Submit(ctx context.Context, fn string, req trace.WriteReques
 }
 
 func TestSpecValidate(t *testing.T) {
-	ok := commission.Spec{ID: "u", MSP: "M", GTIN: ledgersim.DemoGTIN, Lot: "L", Expiry: "301231"}
+	ok := commission.Spec{ID: "u", MSP: "M", GTIN: memledger.DemoGTIN, Lot: "L", Expiry: "301231"}
 	for field, mod := range map[string]func(*commission.Spec){
 		"uploadId": func(s *commission.Spec) { s.ID = "a/b" },
 		"gtin":     func(s *commission.Spec) { s.GTIN = "04012345000015" },

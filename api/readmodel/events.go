@@ -119,7 +119,7 @@ func (s *Store) GetProduct(ctx context.Context, gtin string) (trace.Product, err
 // CompanyPrefixes returns the distinct GS1 Company Prefixes of the
 // registered products.
 func (s *Store) CompanyPrefixes(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT company_prefix FROM rm_products WHERE company_prefix <> ''`)
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT company_prefix FROM rm_products WHERE company_prefix <> '' ORDER BY company_prefix`)
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: company prefixes: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/api/internal/dbtest"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -43,7 +43,7 @@ func TestEventsStoredInLedgerOrder(t *testing.T) {
 			}
 			// Ledger order: the sim's events are in block order.
 			var tl []string
-			timeline, err := s.PackTimeline(ctx, ledgersim.DemoGTIN, res.CloneSerial, 0)
+			timeline, err := s.PackTimeline(ctx, memledger.DemoGTIN, res.CloneSerial, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,8 +57,8 @@ func TestEventsStoredInLedgerOrder(t *testing.T) {
 				want []string
 			}{
 				{"everything", readmodel.EventQuery{}, all},
-				{"pack", readmodel.EventQuery{GTIN: ledgersim.DemoGTIN, Serial: res.CloneSerial}, tl},
-				{"unknown pack", readmodel.EventQuery{GTIN: ledgersim.DemoGTIN, Serial: "NOPE"}, nil},
+				{"pack", readmodel.EventQuery{GTIN: memledger.DemoGTIN, Serial: res.CloneSerial}, tl},
+				{"unknown pack", readmodel.EventQuery{GTIN: memledger.DemoGTIN, Serial: "NOPE"}, nil},
 				{"time range: everything", readmodel.EventQuery{From: first, To: last.Add(time.Millisecond)}, all},
 				{"time range: none", readmodel.EventQuery{To: first}, nil},
 			}
@@ -69,7 +69,7 @@ func TestEventsStoredInLedgerOrder(t *testing.T) {
 			}
 			// A lot's and a shipment's events: a subsequence of the ledger
 			// that contains the pack's.
-			for _, q := range []readmodel.EventQuery{{GTIN: ledgersim.DemoGTIN, Lot: ledgersim.DemoLot}, {Shipment: res.Shipment}} {
+			for _, q := range []readmodel.EventQuery{{GTIN: memledger.DemoGTIN, Lot: memledger.DemoLot}, {Shipment: res.Shipment}} {
 				got := txs(q)
 				for _, tx := range tl {
 					if !slices.Contains(got, tx) {
@@ -80,27 +80,26 @@ func TestEventsStoredInLedgerOrder(t *testing.T) {
 					t.Errorf("%+v: %d events, not a strict subsequence of the ledger's %d", q, len(got), len(all))
 				}
 			}
-			for ev, err := range s.Events(ctx, readmodel.EventQuery{GTIN: ledgersim.DemoGTIN, Serial: res.CloneSerial}) {
+			for ev, err := range s.Events(ctx, readmodel.EventQuery{GTIN: memledger.DemoGTIN, Serial: res.CloneSerial}) {
 				if err != nil || ev.Type != trace.TxCommissionPacks || ev.Commissioned == nil || len(ev.Commissioned.Serials) == 0 {
 					t.Errorf("the first stored event does not round-trip: %+v %v", ev, err)
 				}
 				break // stopping early closes the rows
 			}
 
-			if msp, err := s.PartyMSP(ctx, ledgersim.WhNorth.GLN); err != nil || msp != ledgersim.WhNorth.MSP {
-				t.Errorf("party of %s: %q %v", ledgersim.WhNorth.GLN, msp, err)
+			if msp, err := s.PartyMSP(ctx, memledger.WhNorth.GLN); err != nil || msp != memledger.WhNorth.MSP {
+				t.Errorf("party of %s: %q %v", memledger.WhNorth.GLN, msp, err)
 			}
 			if msp, err := s.PartyMSP(ctx, "4999999000008"); err != nil || msp != "" {
 				t.Errorf("unknown party: %q %v", msp, err)
 			}
-			// The fake ledger records no company prefix; a product of the
-			// real chaincode does.
+			// Every product records its owner's company prefix.
 			prod := trace.Event{Type: trace.TxRegisterProduct, TxID: "tx-product", Timestamp: last.Add(time.Second), Outcome: trace.Outcome{Status: trace.StatusOK},
 				Products: []trace.Product{{GTIN: "09501101530003", Name: "Other", OwnerMSP: "OtherMSP", CompanyPrefix: "950110", CreatedAt: last}}}
 			if _, err := s.Apply(ctx, prod, readmodel.Position{Block: pos[len(pos)-1].Block + 1, TxID: prod.TxID}); err != nil {
 				t.Fatal(err)
 			}
-			if p, err := s.CompanyPrefixes(ctx); err != nil || !slices.Equal(p, []string{"950110"}) {
+			if p, err := s.CompanyPrefixes(ctx); err != nil || !slices.Equal(p, []string{"4012345", "950110"}) {
 				t.Errorf("company prefixes %v %v", p, err)
 			}
 			if sh, err := s.GetShipment(ctx, res.Shipment); err != nil || len(sh.Packs) == 0 {

@@ -15,18 +15,12 @@ import (
 
 	"github.com/pharmatrace/pharmatrace/api/db"
 	"github.com/pharmatrace/pharmatrace/api/internal/dbtest"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
-
-// clock is a deterministic, advancing clock for the fake ledger.
-func clock() func() time.Time {
-	t := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	return func() time.Time { t = t.Add(90 * time.Minute); return t }
-}
 
 func newStore(t *testing.T, e dbtest.Engine, opts ...readmodel.Option) *readmodel.Store {
 	t.Helper()
@@ -37,9 +31,20 @@ func newStore(t *testing.T, e dbtest.Engine, opts ...readmodel.Option) *readmode
 	return s
 }
 
-func demo(t *testing.T) (*ledgersim.Sim, ledgersim.DemoResult) {
+// newLedger is the real contract on an in-memory peer whose clock starts
+// at start (zero: two hours ago).
+func newLedger(t *testing.T, start time.Time) *memledger.Ledger {
 	t.Helper()
-	sim := ledgersim.New(clock())
+	l, err := memledger.New(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func demo(t *testing.T) (*memledger.Ledger, memledger.DemoResult) {
+	t.Helper()
+	sim := newLedger(t, time.Time{})
 	res, err := sim.Demo(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +147,7 @@ func TestApplyDemoFlow(t *testing.T) {
 			if a.Code != trace.AnomalyClone || a.Severity != trace.SeverityCritical || a.Status != trace.AnomalyNew {
 				t.Errorf("clone anomaly = %s %s %s", a.Code, a.Severity, a.Status)
 			}
-			tl, err := s.PackTimeline(ctx, ledgersim.DemoGTIN, res.CloneSerial, 0)
+			tl, err := s.PackTimeline(ctx, memledger.DemoGTIN, res.CloneSerial, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +179,7 @@ func TestApplyDemoFlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(risk) == 0 || risk[0].Lot != ledgersim.DemoLot2 || risk[0].Status != trace.LotRecalled || risk[0].ActivePacks != 6 {
+			if len(risk) == 0 || risk[0].Lot != memledger.DemoLot2 || risk[0].Status != trace.LotRecalled || risk[0].ActivePacks != 6 {
 				t.Errorf("lots at risk = %+v", risk)
 			}
 
@@ -211,7 +216,7 @@ func TestApplyIdempotentAndOrderIndependent(t *testing.T) {
 			ctx := context.Background()
 			sim, res := demo(t)
 			// A workflow on top of the demo: investigate, comment, escalate.
-			insp := sim.For(ledgersim.Inspector)
+			insp := sim.For(memledger.Inspector)
 			var ar trace.AnomalyResult
 			for i, req := range []trace.WriteRequest{
 				&trace.TransitionAnomalyRequest{RequestHeader: trace.RequestHeader{RequestID: "w1"}, AnomalyID: res.Clone, To: trace.AnomalyInvestigating},
@@ -293,16 +298,16 @@ func TestApplyRejectsMismatchedPosition(t *testing.T) {
 	}
 }
 
-// flagMany records n anomalies with varied severities through the fake ledger.
-func flagMany(t *testing.T, sim *ledgersim.Sim, n int, prefix string) {
+// flagMany records n anomalies with varied severities through the in-memory ledger.
+func flagMany(t *testing.T, sim *memledger.Ledger, n int, prefix string) {
 	t.Helper()
-	insp := sim.For(ledgersim.Inspector)
+	insp := sim.For(memledger.Inspector)
 	for i := 0; i < n; i++ {
 		var r trace.AnomalyResult
 		err := insp.Submit(context.Background(), trace.TxFlagAnomaly, &trace.FlagAnomalyRequest{
 			RequestHeader: trace.RequestHeader{RequestID: fmt.Sprintf("%s-%d", prefix, i)},
 			Code:          trace.AnomalyManual, Severity: trace.Severities[i%4], Classification: trace.ClassProcess,
-			Lot:     &trace.LotRef{GTIN: ledgersim.DemoGTIN, Lot: ledgersim.DemoLot},
+			Lot:     &trace.LotRef{GTIN: memledger.DemoGTIN, Lot: memledger.DemoLot},
 			Message: fmt.Sprintf("manual finding %d", i),
 		}, &r)
 		if err != nil {
@@ -315,7 +320,7 @@ func TestCursorPaginationStable(t *testing.T) {
 	for _, e := range dbtest.Engines {
 		t.Run(string(e), func(t *testing.T) {
 			ctx := context.Background()
-			sim := ledgersim.New(clock())
+			sim := newLedger(t, time.Time{})
 			flagMany(t, sim, 23, "a")
 			s := newStore(t, e)
 			evs, pos := sim.Events()
@@ -346,7 +351,7 @@ func TestCursorPaginationStable(t *testing.T) {
 							got = append(got, a.ID)
 						}
 						if pages == 1 {
-							sim2 := ledgersim.New(func() time.Time { return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC) })
+							sim2 := newLedger(t, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 							flagMany(t, sim2, 3, "late")
 							e2, p2 := sim2.Events()
 							for i := range e2 {
@@ -417,7 +422,7 @@ func TestListFilters(t *testing.T) {
 			sim, res := demo(t)
 			flagMany(t, sim, 8, "f")
 			var ar trace.AnomalyResult
-			if err := sim.For(ledgersim.Inspector).Submit(ctx, trace.TxTransitionAnomaly, &trace.TransitionAnomalyRequest{
+			if err := sim.For(memledger.Inspector).Submit(ctx, trace.TxTransitionAnomaly, &trace.TransitionAnomalyRequest{
 				RequestHeader: trace.RequestHeader{RequestID: "inv"}, AnomalyID: res.Clone, To: trace.AnomalyInvestigating}, &ar); err != nil {
 				t.Fatal(err)
 			}
@@ -441,9 +446,9 @@ func TestListFilters(t *testing.T) {
 					}},
 				{"classification", readmodel.AnomalyFilter{Classifications: []trace.Classification{trace.ClassProcess}}, func(a trace.Anomaly) bool { return a.Classification == trace.ClassProcess }},
 				{"status", readmodel.AnomalyFilter{Statuses: []trace.AnomalyStatus{trace.AnomalyNew}}, func(a trace.Anomaly) bool { return a.Status == trace.AnomalyNew }},
-				{"gtin+lot", readmodel.AnomalyFilter{GTIN: ledgersim.DemoGTIN2, Lot: ledgersim.DemoLot2}, func(a trace.Anomaly) bool { return a.Lot != nil && a.Lot.Lot == ledgersim.DemoLot2 }},
-				{"gln of the counterpart", readmodel.AnomalyFilter{GLN: ledgersim.PharmCentral.GLN}, func(a trace.Anomaly) bool {
-					return a.Site == ledgersim.PharmCentral.GLN || (a.Evidence.Counterpart != nil && a.Evidence.Counterpart.GLN == ledgersim.PharmCentral.GLN)
+				{"gtin+lot", readmodel.AnomalyFilter{GTIN: memledger.DemoGTIN2, Lot: memledger.DemoLot2}, func(a trace.Anomaly) bool { return a.Lot != nil && a.Lot.Lot == memledger.DemoLot2 }},
+				{"gln of the counterpart", readmodel.AnomalyFilter{GLN: memledger.PharmCentral.GLN}, func(a trace.Anomaly) bool {
+					return a.Site == memledger.PharmCentral.GLN || (a.Evidence.Counterpart != nil && a.Evidence.Counterpart.GLN == memledger.PharmCentral.GLN)
 				}},
 				{"org", readmodel.AnomalyFilter{Org: "PharmacyMSP"}, func(a trace.Anomaly) bool { return a.ReportedBy.MSP == "PharmacyMSP" }},
 				{"reported by", readmodel.AnomalyFilter{ReportedBy: "RegulatorMSP"}, func(a trace.Anomaly) bool { return a.ReportedBy.MSP == "RegulatorMSP" }},
@@ -520,7 +525,7 @@ func TestRebuildReplaysFromZero(t *testing.T) {
 func TestConsumerFollowsLedgerWithinASecond(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sim := ledgersim.New(nil)
+	sim := newLedger(t, time.Time{})
 	s := newStore(t, dbtest.SQLite)
 	c := readmodel.NewConsumer(s, sim)
 	done := make(chan error, 1)

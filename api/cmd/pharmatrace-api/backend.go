@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pharmatrace/pharmatrace/api"
-	"github.com/pharmatrace/pharmatrace/api/internal/ledgersim"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
@@ -177,8 +178,11 @@ func (s eventSource) Stream(ctx context.Context, from api.Position, apply readmo
 }
 
 func fakeBackend(ctx context.Context, c config, log *slog.Logger) (Backend, error) {
-	log.Warn("serving on the in-memory FAKE ledger: nothing reaches Fabric, everything is lost on exit")
-	sim := ledgersim.New(nil)
+	log.Warn("serving on the in-memory ledger (the real contract on one in-memory peer): nothing reaches Fabric, everything is lost on exit")
+	sim, err := memledger.New(time.Time{})
+	if err != nil {
+		return Backend{}, err
+	}
 	if c.fakeDemo {
 		res, err := sim.Demo(ctx)
 		if err != nil {
@@ -187,7 +191,7 @@ func fakeBackend(ctx context.Context, c config, log *slog.Logger) (Backend, erro
 		log.Info("fake ledger: demo flow recorded", "clone_anomaly", res.Clone, "serial", res.CloneSerial)
 	}
 	return Backend{
-		Ledgers: api.LedgersFunc(func(id api.Identity) (api.Ledger, error) { return sim.For(id.Actor()), nil }),
+		Ledgers: api.LedgersFunc(func(id api.Identity) (api.Ledger, error) { return sim.For(id.Actor(), id.GCP), nil }),
 		Events:  sim,
 		Close:   func() error { return nil },
 	}, nil

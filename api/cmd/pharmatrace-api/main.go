@@ -109,11 +109,11 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 		fs.DurationVar(&c.api.RequestTimeout, "timeout", c.api.RequestTimeout, "per-request timeout")
 		fs.BoolVar(&c.api.SecureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind TLS)")
 		fs.DurationVar(&c.shutdown, "shutdown-timeout", 15*time.Second, "how long to wait for requests at shutdown")
-		fs.BoolVar(&c.fakeLedger, "fake-ledger", false, "serve on the in-memory FAKE ledger (demo and tests only)")
+		fs.BoolVar(&c.fakeLedger, "fake-ledger", false, "serve on an in-memory ledger running the real contract (demo and tests only)")
 		fs.BoolVar(&c.fakeDemo, "fake-demo", false, "with -fake-ledger: record the demo flow (products, lots, shipments, a clone) at start")
 	case "rebuild":
 		fs.DurationVar(&c.idle, "idle", 5*time.Second, "stop after this long without a new event")
-		fs.BoolVar(&c.fakeLedger, "fake-ledger", false, "replay the in-memory FAKE ledger (tests only)")
+		fs.BoolVar(&c.fakeLedger, "fake-ledger", false, "replay the in-memory ledger (tests only)")
 	case "token":
 		fs.StringVar(&c.network, "network", envOr(getenv, "PHARMATRACE_NETWORK", "fabric-network/network.yaml"), "network definition ($PHARMATRACE_NETWORK)")
 		fs.StringVar(&c.user, "user", "", "<org>/<name> of a user of the network definition")

@@ -1,4 +1,4 @@
-package ledgersim
+package memledger
 
 import (
 	"context"
@@ -15,6 +15,9 @@ var (
 	PharmStation = trace.Actor{MSP: "PharmacyMSP", Role: trace.RolePharmacist, GLN: "4300123000021"}
 	Inspector    = trace.Actor{MSP: "RegulatorMSP", Role: trace.RoleRegulator, GLN: "4900000000009"}
 )
+
+// DemoGCPs are the company prefixes of the demo manufacturers, by GLN.
+var DemoGCPs = map[string][]string{MfrAlpha.GLN: {"4012345"}}
 
 // Demo product codes (valid GTIN-14 of mfr-alpha's prefix 4012345).
 const (
@@ -42,12 +45,12 @@ type DemoResult struct {
 // the same serial again (a clone: refused, critical CLONE anomaly); lot B7
 // is recalled by its manufacturer and one of its packs is then verified at
 // a pharmacy (recalled lot presented).
-func (s *Sim) Demo(ctx context.Context) (DemoResult, error) {
+func (l *Ledger) Demo(ctx context.Context) (DemoResult, error) {
 	var res DemoResult
 	step := 0
 	id := func() string { step++; return fmt.Sprintf("demo-%03d", step) }
 	submit := func(a trace.Actor, fn string, req trace.WriteRequest, out trace.Result) error {
-		if err := s.For(a).Submit(ctx, fn, req, out); err != nil {
+		if err := l.For(a, DemoGCPs[a.GLN]...).Submit(ctx, fn, req, out); err != nil {
 			return fmt.Errorf("demo %s: %w", fn, err)
 		}
 		return nil

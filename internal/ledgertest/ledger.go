@@ -52,6 +52,9 @@ type modification struct {
 
 // Event is a chaincode event of a committed transaction.
 type Event struct {
+	// Block is the number of the block that committed the transaction (the
+	// ledger's height after it: the first transaction is in block 1).
+	Block   uint64
 	TxID    string
 	Name    string
 	Payload []byte
@@ -118,6 +121,17 @@ func (l *Ledger) Events() []Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.events)
+}
+
+// EventsFrom returns the events of the committed transactions from the
+// i-th on (0: all), in order.
+func (l *Ledger) EventsFrom(i int) []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i >= len(l.events) {
+		return nil
+	}
+	return slices.Clone(l.events[i:])
 }
 
 // Get returns the committed value of key (nil when absent).
@@ -310,7 +324,7 @@ func (l *Ledger) Commit(s *Simulation) Response {
 	}
 	l.apply(s.stub.txID, s.stub.ts, s.stub.orderedWrites())
 	if s.stub.event != nil {
-		l.events = append(l.events, Event{TxID: s.stub.txID, Name: s.stub.event.Name, Payload: s.stub.event.Payload})
+		l.events = append(l.events, Event{Block: l.height, TxID: s.stub.txID, Name: s.stub.event.Name, Payload: s.stub.event.Payload})
 	}
 	l.now = l.now.Add(l.step)
 	r.Validation = Valid
