@@ -42,6 +42,7 @@ var expectedAccess = map[string][]trace.Role{
 	"POST /api/v1/packs/verify":                         {mfr, dist, ph, reg},
 	"GET /api/v1/packs/by-digital-link":                 {mfr, dist, ph, reg},
 	"GET /api/v1/packs/:gtin/:serial/history":           {mfr, dist, ph, reg},
+	"POST /api/v1/packs/:gtin/:serial/dispense":         {ph},
 	"POST /api/v1/packs/:gtin/:serial/decommission":     {mfr, dist, ph},
 	"POST /api/v1/packs/:gtin/:serial/undo":             {mfr, dist, ph},
 	"POST /api/v1/shipments":                            {mfr, dist},

@@ -392,6 +392,23 @@ func (s *Server) decommission(c echo.Context) error {
 	return s.submit(c, trace.TxDecommission, &req, &res)
 }
 
+// dispense records the supply of a pack to a patient: the same Dispense
+// transaction as the scanner agent's (request ID from the body, so a
+// pharmacy system's retry is applied once).
+func (s *Server) dispense(c echo.Context) error {
+	var body ScanBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	sc, err := packScan(c, body.Scan, body.Lot, body.Expiry, body.Warnings)
+	if err != nil {
+		return err
+	}
+	req := trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID(body.RequestID)}, Scan: sc}
+	var res trace.ScanResult
+	return s.submit(c, trace.TxDispense, &req, &res)
+}
+
 func (s *Server) undo(c echo.Context) error {
 	var body ScanBody
 	if err := decodeJSON(c, &body); err != nil {

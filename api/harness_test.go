@@ -55,6 +55,7 @@ type harness struct {
 	sim     *memledger.Ledger
 	store   *readmodel.Store
 	uploads *commission.Manager
+	auth    *auth.Store
 	tokens  map[trace.Role]string
 	reg     *prometheus.Registry
 	router  routers.Router
@@ -107,6 +108,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	}
 	h.store = readmodel.New(d, readmodel.WithMetrics(rm))
 	tokens := auth.NewStore(d)
+	h.auth = tokens
 	h.uploads = commission.NewManager(d)
 	t.Cleanup(h.uploads.Close)
 	for _, m := range []func(context.Context) error{h.store.Migrate, tokens.Migrate, h.uploads.Migrate} {
@@ -166,6 +168,7 @@ func (h *harness) sync() {
 type request struct {
 	method, path string
 	role         trace.Role // "" for no token
+	token        string     // instead of role's token (tokenFor)
 	body         any        // string, []byte or a value encoded as JSON
 	contentType  string
 	header       http.Header
@@ -233,6 +236,9 @@ func (h *harness) do(rq request) response {
 	if rq.role != "" {
 		req.Header.Set("Authorization", "Bearer "+h.tokens[rq.role])
 	}
+	if rq.token != "" {
+		req.Header.Set("Authorization", "Bearer "+rq.token)
+	}
 	if rq.cookie != nil {
 		req.AddCookie(rq.cookie)
 	}
@@ -278,6 +284,23 @@ func (h *harness) validate(req *http.Request, r response) {
 		h.t.Errorf("%s %s → %d does not match the OpenAPI document: %v\nbody: %.600s", req.Method, req.URL.Path, r.status, err, r.body)
 	}
 }
+
+// tokenFor issues a token for another user than the one per role (a second
+// pharmacy site, a second manufacturer).
+func (h *harness) tokenFor(id auth.Identity) string {
+	h.t.Helper()
+	tok, _, err := h.auth.Create(context.Background(), id, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+// Other demo users of fabric-network/network.yaml.
+var (
+	pharmStation = auth.Identity{Org: "Pharmacy", MSP: "PharmacyMSP", User: "pharm-station", Role: trace.RolePharmacist, GLN: "4300123000021"}
+	mfrBeta      = auth.Identity{Org: "Manufacturer", MSP: "ManufacturerMSP", User: "mfr-beta", Role: trace.RoleManufacturer, GLN: "5098765000002", GCP: "5098765"}
+)
 
 // session logs a role into the dashboard and returns its cookie.
 func (h *harness) session(role trace.Role) *http.Cookie {

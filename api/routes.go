@@ -157,6 +157,9 @@ func (s *Server) routeTable() []Route {
 		{Method: http.MethodGet, Path: "/api/v1/packs/:gtin/:serial/history", Name: "packHistory", Tag: "packs", Summary: "Chain of custody: the pack's committed versions, newest first",
 			Roles: rolesWith(trace.RightPackRead), Handler: s.packHistory, Resp: trace.PackHistoryResult{},
 			Query: []Param{{Name: "limit", Type: "integer", Doc: "1-200 (default 50)"}}},
+		{Method: http.MethodPost, Path: "/api/v1/packs/:gtin/:serial/dispense", Name: "dispensePack", Tag: "packs",
+			Summary: "Dispense a pack to a patient: the scanner agent's Dispense transaction (a refusal, e.g. A24 for a pack dispensed elsewhere, is a 409 problem with the code)",
+			Roles:   rolesWith(trace.RightPackDispense), Handler: s.dispense, Body: ScanBody{}, Resp: trace.ScanResult{}},
 		{Method: http.MethodPost, Path: "/api/v1/packs/:gtin/:serial/decommission", Name: "decommissionPack", Tag: "packs", Summary: "Set a pack inactive for a reason",
 			Roles: decommissionRoles(), Handler: s.decommission, Body: DecommissionBody{}, Resp: trace.ScanResult{}},
 		{Method: http.MethodPost, Path: "/api/v1/packs/:gtin/:serial/undo", Name: "undoPack", Tag: "packs", Summary: "Reactivate a pack (same site, within 10 days)",
@@ -250,7 +253,7 @@ type VerifyBody struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// ScanBody is the body of undo: the scan of the pack named in the path
+// ScanBody is the body of dispense and undo: the scan of the pack named in the path
 // (scan string, or lot and expiry).
 type ScanBody struct {
 	RequestID string   `json:"requestId,omitempty"`
