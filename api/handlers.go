@@ -479,7 +479,8 @@ func (s *Server) receive(c echo.Context) error {
 // ---- anomalies ----
 
 // anomalyFilter reads the filter query parameters; a non-regulator only
-// sees the anomalies its organisation reported.
+// sees the anomalies its organisation reported and, for a manufacturer,
+// those about its own products (readmodel.Scope).
 func anomalyFilter(c echo.Context) (readmodel.AnomalyFilter, error) {
 	var f readmodel.AnomalyFilter
 	for _, v := range queryList(c, "type") {
@@ -502,9 +503,8 @@ func anomalyFilter(c echo.Context) (readmodel.AnomalyFilter, error) {
 	if f.To, err = queryTime(c, "to"); err != nil {
 		return f, err
 	}
-	if id := identity(c); id.Role != trace.RoleRegulator {
-		f.ReportedBy = id.MSP
-	}
+	id := identity(c)
+	f.Scope = readmodel.ScopeOf(id.MSP, id.Role, id.GLN, id.GCP)
 	return f, f.Validate()
 }
 
@@ -618,16 +618,15 @@ func (s *Server) exportAnomalies(c echo.Context) error {
 }
 
 // visibleAnomaly returns the anomaly if the caller may see it (regulator:
-// all; others: reported by their organisation).
+// all; others: reported by their organisation, or for a manufacturer about
+// its own products); not found otherwise.
 func (s *Server) visibleAnomaly(c echo.Context, id string) (trace.Anomaly, error) {
-	a, err := s.deps.Read.GetAnomaly(c.Request().Context(), id)
-	if err != nil {
-		return a, err
-	}
-	if who := identity(c); who.Role != trace.RoleRegulator && a.ReportedBy.MSP != who.MSP {
+	who := identity(c)
+	a, err := s.deps.Read.GetAnomalyIn(c.Request().Context(), id, readmodel.ScopeOf(who.MSP, who.Role, who.GLN, who.GCP))
+	if errors.Is(err, readmodel.ErrNotFound) {
 		return trace.Anomaly{}, NewProblem(ProbNotFound, "anomaly %s", id)
 	}
-	return a, nil
+	return a, err
 }
 
 func (s *Server) getAnomaly(c echo.Context) error {

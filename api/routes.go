@@ -173,7 +173,7 @@ func (s *Server) routeTable() []Route {
 			Roles: rolesWith(trace.RightPackReceive), Handler: s.receive, Body: ReceiveBody{}, Resp: trace.ReceiveResult{}},
 
 		{Method: http.MethodGet, Path: "/api/v1/anomalies", Name: "listAnomalies", Tag: "anomalies",
-			Summary: "List anomalies (regulator: all; others: those their organisation reported) with filters, sorting and cursor pagination",
+			Summary: "List anomalies (regulator: all; others: those their organisation reported, and for a manufacturer every anomaly about its own products) with filters, sorting and cursor pagination",
 			Roles:   rolesWith(trace.RightAnomalyRead), Handler: s.listAnomalies, Resp: AnomalyList{}, Query: list},
 		{Method: http.MethodGet, Path: "/api/v1/anomalies/export.csv", Name: "exportAnomalies", Tag: "anomalies", Summary: "Export an anomaly list as CSV",
 			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.exportAnomalies, Produces: "text/csv", Query: export},

@@ -33,9 +33,11 @@ type AnomalyFilter struct {
 	GLN string
 	// Org matches the reporting organisation or the counterpart (MSP ID).
 	Org string
-	// ReportedBy restricts the list to anomalies reported by one MSP (the
-	// visibility scope of a non-regulator caller).
+	// ReportedBy restricts the list to anomalies reported by one MSP.
 	ReportedBy string
+	// Scope restricts the list to what a non-regulator caller may see (nil:
+	// everything, the regulator's view).
+	Scope *Scope
 	// From and To bound the creation time: From <= createdAt < To.
 	From, To time.Time
 }
@@ -86,6 +88,67 @@ func (f *AnomalyFilter) Validate() error {
 		return trace.Invalid("to", "must be after from")
 	}
 	return nil
+}
+
+// Scope is what a non-regulator caller may see of the anomalies: those its
+// organisation (MSP) reported; for a manufacturer — the
+// marketing-authorisation holder, who must see every alert about its own
+// products whoever raised it, and never another manufacturer's — those
+// about products its organisation owns under one of its company prefixes,
+// and those reported at its own site (several manufacturers may share an
+// MSP; prefixes and sites tell them apart).
+type Scope struct {
+	MSP string
+	// Site, when set, narrows "reported by the organisation" to reported
+	// at this GLN (manufacturers).
+	Site string
+	GCPs []string
+}
+
+// ScopeOf returns the scope of a caller: nil (everything) for the
+// regulator; gcps is a manufacturer's comma-separated company prefixes.
+func ScopeOf(msp string, role trace.Role, gln, gcps string) *Scope {
+	if role == trace.RoleRegulator {
+		return nil
+	}
+	sc := &Scope{MSP: msp}
+	if role == trace.RoleManufacturer {
+		sc.Site = gln
+		for _, g := range strings.Split(gcps, ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				sc.GCPs = append(sc.GCPs, g)
+			}
+		}
+	}
+	return sc
+}
+
+// Sees reports whether the scope covers an anomaly reported by reporter
+// about a product of owner under prefix gcp (nil scope: everything).
+func (sc *Scope) Sees(reporter trace.Actor, owner, gcp string) bool {
+	if sc == nil {
+		return true
+	}
+	if reporter.MSP == sc.MSP && (sc.Site == "" || reporter.GLN == sc.Site) {
+		return true
+	}
+	return owner == sc.MSP && gcp != "" && oneOf(gcp, sc.GCPs)
+}
+
+// where renders the scope as an SQL condition.
+func (sc *Scope) where() (string, []any) {
+	cond, args := "reported_msp = ?", []any{sc.MSP}
+	if sc.Site != "" {
+		cond, args = "(reported_msp = ? AND reported_gln = ?)", append(args, sc.Site)
+	}
+	if len(sc.GCPs) == 0 {
+		return cond, args
+	}
+	args = append(args, sc.MSP)
+	for _, g := range sc.GCPs {
+		args = append(args, g)
+	}
+	return "(" + cond + " OR (product_owner = ? AND product_gcp IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(sc.GCPs)), ", ") + ")))", args
 }
 
 func oneOf[T comparable](v T, list []T) bool {
@@ -221,6 +284,11 @@ func (f *AnomalyFilter) where() (string, []any) {
 	eq("lot", f.Lot)
 	eq("serial", f.Serial)
 	eq("reported_msp", f.ReportedBy)
+	if f.Scope != nil {
+		c, a := f.Scope.where()
+		conds = append(conds, c)
+		args = append(args, a...)
+	}
 	if f.GLN != "" {
 		conds = append(conds, "(site = ? OR reported_gln = ? OR counterpart_gln = ?)")
 		args = append(args, f.GLN, f.GLN, f.GLN)
@@ -331,6 +399,26 @@ func (s *Store) GetAnomaly(ctx context.Context, id string) (trace.Anomaly, error
 	var d string
 	err := s.db.QueryRowContext(ctx, `SELECT doc FROM rm_anomalies WHERE id = ?`, id).Scan(&d)
 	if errors.Is(err, sql.ErrNoRows) {
+		return trace.Anomaly{}, fmt.Errorf("%w: anomaly %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return trace.Anomaly{}, fmt.Errorf("readmodel: get anomaly %s: %w", id, err)
+	}
+	var a trace.Anomaly
+	if err := json.Unmarshal([]byte(d), &a); err != nil {
+		return trace.Anomaly{}, fmt.Errorf("readmodel: anomaly %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// GetAnomalyIn returns one anomaly if scope sees it, ErrNotFound otherwise
+// (nil scope: like GetAnomaly).
+func (s *Store) GetAnomalyIn(ctx context.Context, id string, scope *Scope) (trace.Anomaly, error) {
+	var d, owner, gcp string
+	var reporter trace.Actor
+	err := s.db.QueryRowContext(ctx, `SELECT doc, reported_msp, reported_gln, product_owner, product_gcp FROM rm_anomalies WHERE id = ?`, id).
+		Scan(&d, &reporter.MSP, &reporter.GLN, &owner, &gcp)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !scope.Sees(reporter, owner, gcp)) {
 		return trace.Anomaly{}, fmt.Errorf("%w: anomaly %s", ErrNotFound, id)
 	}
 	if err != nil {

@@ -79,7 +79,7 @@ func dump(t *testing.T, s *readmodel.Store) string {
 		`SELECT gtin, serial, lot, state, reason, custodian_msp, custodian_gln, shipment, last_event, last_tx, pos_block FROM rm_packs ORDER BY gtin, serial`,
 		`SELECT gtin, serial, tx_id, event_type, at, state, custodian_gln, outcome, code FROM rm_pack_events ORDER BY gtin, serial, tx_id`,
 		`SELECT id, status, pack_count, received_count, last_tx, doc FROM rm_shipments ORDER BY id`,
-		`SELECT id, code, severity, status, gtin, serial, lot, reported_msp, counterpart_gln, pos_block, doc FROM rm_anomalies ORDER BY id`,
+		`SELECT id, code, severity, status, gtin, serial, lot, reported_msp, counterpart_gln, pos_block, product_owner, product_gcp, doc FROM rm_anomalies ORDER BY id`,
 		`SELECT anomaly_id, seq, from_status, to_status, reason, comment, is_comment, by_msp, at FROM rm_anomaly_transitions ORDER BY anomaly_id, seq`,
 		`SELECT tx_id, pos_block, pos_index, event_type FROM rm_applied ORDER BY tx_id`,
 		`SELECT pos_block, pos_index, tx_id, event_at FROM rm_checkpoint`,
@@ -558,7 +558,7 @@ func TestMigrateIsIdempotentAndResetKeepsOtherComponents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if v, _ := d.Version(ctx, readmodel.Component); v != 2 {
+	if v, _ := d.Version(ctx, readmodel.Component); v != 3 {
 		t.Errorf("version %d", v)
 	}
 	if _, err := d.ExecContext(ctx, `CREATE TABLE other_component (x INTEGER)`); err != nil {

@@ -24,6 +24,7 @@ package readmodel
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -213,10 +214,11 @@ func Apply(ctx context.Context, tx *db.Tx, ev trace.Event, pos Position) (bool, 
 }
 
 type applier struct {
-	ctx context.Context
-	tx  *db.Tx
-	ev  *trace.Event
-	pos Position
+	ctx    context.Context
+	tx     *db.Tx
+	ev     *trace.Event
+	pos    Position
+	owners map[string][2]string // gtin → product owner MSP, company prefix
 }
 
 // newer is the upsert guard: replace only an older version.
@@ -321,7 +323,18 @@ func (a *applier) products() error {
 	for _, p := range a.ev.Products {
 		rows = append(rows, []any{p.GTIN, p.Name, p.OwnerMSP, p.CompanyPrefix, db.FormatTime(p.CreatedAt), p.LastTx, int64(a.pos.Block), a.pos.Index, doc(p)})
 	}
-	return a.upsert("rm_products", productCols, 1, rows)
+	if err := a.upsert("rm_products", productCols, 1, rows); err != nil {
+		return err
+	}
+	// Anomalies applied before their product (replays in any order) learn
+	// its owner now.
+	for _, p := range a.ev.Products {
+		if _, err := a.tx.ExecContext(a.ctx, `UPDATE rm_anomalies SET product_owner = ?, product_gcp = ? WHERE gtin = ? AND (product_owner <> ? OR product_gcp <> ?)`,
+			p.OwnerMSP, p.CompanyPrefix, p.GTIN, p.OwnerMSP, p.CompanyPrefix); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var lotCols = []string{"gtin", "lot", "expiry", "status", "status_reason", "status_changed_at", "owner_msp", "pack_count", "created_at", "updated_at", "last_tx", "pos_block", "pos_index", "doc"}
@@ -393,7 +406,7 @@ func (a *applier) aggregations() error {
 
 var anomalyCols = []string{"id", "code", "alert", "severity", "severity_rank", "classification", "status", "close_reason", "gtin", "serial", "lot",
 	"shipment", "site", "reported_msp", "reported_role", "reported_gln", "counterpart_msp", "counterpart_gln", "tx_name", "tx_id", "message",
-	"created_at", "updated_at", "pos_block", "pos_index", "doc"}
+	"created_at", "updated_at", "pos_block", "pos_index", "doc", "product_owner", "product_gcp"}
 
 var transitionCols = []string{"anomaly_id", "seq", "from_status", "to_status", "reason", "comment", "is_comment", "by_msp", "by_role", "by_gln", "at", "tx_id"}
 
@@ -405,6 +418,29 @@ func SeverityRank(s trace.Severity) int {
 		}
 	}
 	return 0
+}
+
+// productOf returns the owner (MSP) and company prefix of a registered
+// product ("" when the read model does not know the GTIN).
+func (a *applier) productOf(gtin string) (owner, gcp string, err error) {
+	if gtin == "" {
+		return "", "", nil
+	}
+	if p, ok := a.owners[gtin]; ok {
+		return p[0], p[1], nil
+	}
+	err = a.tx.QueryRowContext(a.ctx, `SELECT owner_msp, company_prefix FROM rm_products WHERE gtin = ?`, gtin).Scan(&owner, &gcp)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("product of %s: %w", gtin, err)
+	}
+	if a.owners == nil {
+		a.owners = map[string][2]string{}
+	}
+	a.owners[gtin] = [2]string{owner, gcp}
+	return owner, gcp, nil
 }
 
 func (a *applier) anomalies() error {
@@ -425,10 +461,14 @@ func (a *applier) anomalies() error {
 		if an.Evidence.Counterpart != nil {
 			cp = *an.Evidence.Counterpart
 		}
+		owner, gcp, err := a.productOf(gtin)
+		if err != nil {
+			return err
+		}
 		rows = append(rows, []any{an.ID, string(an.Code), string(an.Alert), string(an.Severity), SeverityRank(an.Severity), string(an.Classification),
 			string(an.Status), string(an.CloseReason), gtin, serial, lot, an.Shipment, an.Site, an.ReportedBy.MSP, string(an.ReportedBy.Role), an.ReportedBy.GLN,
 			cp.MSP, cp.GLN, an.Transaction, an.TxID, an.Evidence.Message, db.FormatTime(an.CreatedAt), db.FormatTime(an.UpdatedAt),
-			int64(a.pos.Block), a.pos.Index, doc(an)})
+			int64(a.pos.Block), a.pos.Index, doc(an), owner, gcp})
 		for i, t := range an.Transitions {
 			steps = append(steps, []any{an.ID, i, string(t.From), string(t.To), string(t.Reason), t.Comment, db.Bool(i > 0 && t.From == t.To),
 				t.By.MSP, string(t.By.Role), t.By.GLN, db.FormatTime(t.At), t.TxID})

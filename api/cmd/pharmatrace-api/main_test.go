@@ -23,7 +23,7 @@ func TestCommands(t *testing.T) {
 		return out.String(), errb.String(), err
 	}
 	out, _, err := call("migrate")
-	if err != nil || !strings.Contains(out, "readmodel schema version 2") || !strings.Contains(out, "auth schema version 1") {
+	if err != nil || !strings.Contains(out, "readmodel schema version 3") || !strings.Contains(out, "auth schema version 1") {
 		t.Fatalf("migrate: %q %v", out, err)
 	}
 	tok, info, err := call("token", "create", "-user", "Regulator/inspector")
