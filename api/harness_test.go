@@ -23,6 +23,7 @@ import (
 
 	"github.com/pharmatrace/pharmatrace/api"
 	"github.com/pharmatrace/pharmatrace/api/auth"
+	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/dashboard"
 	"github.com/pharmatrace/pharmatrace/api/internal/dbtest"
@@ -55,6 +56,7 @@ type harness struct {
 	sim     *memledger.Ledger
 	store   *readmodel.Store
 	uploads *commission.Manager
+	bulk    *bulk.Manager
 	auth    *auth.Store
 	tokens  map[trace.Role]string
 	reg     *prometheus.Registry
@@ -111,7 +113,9 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	h.auth = tokens
 	h.uploads = commission.NewManager(d)
 	t.Cleanup(h.uploads.Close)
-	for _, m := range []func(context.Context) error{h.store.Migrate, tokens.Migrate, h.uploads.Migrate} {
+	h.bulk = bulk.NewManager(d, bulk.WithWorkers(8))
+	t.Cleanup(h.bulk.Close)
+	for _, m := range []func(context.Context) error{h.store.Migrate, tokens.Migrate, h.uploads.Migrate, h.bulk.Migrate} {
 		if err := m(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +127,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		}
 		h.tokens[role] = tok
 	}
-	h.srv, err = api.New(hc.api, api.Deps{Ledgers: hc.ledgers(h.sim), Tokens: tokens, Read: h.store, Uploads: h.uploads, Registry: h.reg})
+	h.srv, err = api.New(hc.api, api.Deps{Ledgers: hc.ledgers(h.sim), Tokens: tokens, Read: h.store, Uploads: h.uploads, Bulk: h.bulk, Registry: h.reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -35,6 +36,9 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeOf(trace.OutcomeStatus("")):  {string(trace.StatusOK), string(trace.StatusRefused)},
 	reflect.TypeOf(commission.Status("")): {string(commission.StatusRunning), string(commission.StatusCompleted), string(commission.StatusRefused),
 		string(commission.StatusFailed), string(commission.StatusInterrupted), string(commission.BatchPending), string(commission.BatchConfirmed)},
+	reflect.TypeOf(bulk.Status("")):  enumOf(bulk.Statuses),
+	reflect.TypeOf(bulk.Op("")):      enumOf(bulk.Ops),
+	reflect.TypeOf(trace.Reason("")): append([]string{string(trace.ReasonDispensed)}, enumOf(trace.DecommissionReasons)...),
 }
 
 type schemaGen struct {
@@ -50,7 +54,7 @@ func (g *schemaGen) nameOf(t reflect.Type) string {
 		return n
 	}
 	base := t.Name()
-	if pkg := t.PkgPath(); strings.HasSuffix(pkg, "/readmodel") || strings.HasSuffix(pkg, "/commission") {
+	if pkg := t.PkgPath(); strings.HasSuffix(pkg, "/readmodel") || strings.HasSuffix(pkg, "/commission") || strings.HasSuffix(pkg, "/bulk") {
 		base = strings.ToUpper(pkg[strings.LastIndex(pkg, "/")+1:][:1]) + pkg[strings.LastIndex(pkg, "/")+2:] + base
 	}
 	name := base

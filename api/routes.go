@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/epcis"
@@ -31,7 +32,10 @@ type Route struct {
 	UploadTypes []string
 	// Stream routes write a long streamed response (EPCIS export): they run
 	// under the upload timeout.
-	Stream  bool
+	Stream bool
+	// Bulk routes take a list of packs: their own body limit, and the
+	// upload timeout when they wait for the list.
+	Bulk    bool
 	Handler echo.HandlerFunc
 
 	// Documentation.
@@ -165,6 +169,18 @@ func (s *Server) routeTable() []Route {
 		{Method: http.MethodPost, Path: "/api/v1/packs/:gtin/:serial/undo", Name: "undoPack", Tag: "packs", Summary: "Reactivate a pack (same site, within 10 days)",
 			Roles: rolesWith(trace.RightPackUndo), Handler: s.undo, Body: ScanBody{}, Resp: trace.ScanResult{}},
 
+		{Method: http.MethodPost, Path: "/api/v1/bulk/verify", Name: "bulkVerify", Tag: "bulk",
+			Summary: "Verify a list of packs (up to 10,000 by default), each with its own outcome; lists of up to 100 are answered when done, longer ones at once (202, poll Location)",
+			Roles:   rolesWith(trace.RightPackVerify), Handler: s.bulkStart(bulk.OpVerify), Bulk: true, Body: BulkBody{}, Resp: bulk.Job{}, Accepted: true, Query: bulkQuery},
+		{Method: http.MethodPost, Path: "/api/v1/bulk/dispense", Name: "bulkDispense", Tag: "bulk",
+			Summary: "Dispense a list of packs (a prescription): one Dispense per pack, concurrently; each pack's ledger request ID derives from requestId, so sending the request again applies nothing twice",
+			Roles:   rolesWith(trace.RightPackDispense), Handler: s.bulkStart(bulk.OpDispense), Bulk: true, Body: BulkBody{}, Resp: bulk.Job{}, Accepted: true, Query: bulkQuery},
+		{Method: http.MethodPost, Path: "/api/v1/bulk/decommission", Name: "bulkDecommission", Tag: "bulk",
+			Summary: "Decommission a list of packs for one reason (a wholesaler's case): one Decommission per pack, idempotent per pack like bulk dispense",
+			Roles:   decommissionRoles(), Handler: s.bulkStart(bulk.OpDecommission), Bulk: true, Body: BulkBody{}, Resp: bulk.Job{}, Accepted: true, Query: bulkQuery},
+		{Method: http.MethodGet, Path: "/api/v1/bulk/requests/:id", Name: "getBulk", Tag: "bulk", Summary: "Progress and per-pack outcomes of a bulk request of the caller's organisation",
+			Roles: rolesWith(trace.RightPackVerify), Handler: s.getBulk, Resp: bulk.Job{}},
+
 		{Method: http.MethodPost, Path: "/api/v1/shipments", Name: "createShipment", Tag: "shipments", Summary: "Ship packs and SSCCs the caller holds",
 			Roles: rolesWith(trace.RightPackShip), Handler: s.ship, Body: trace.ShipRequest{}, Resp: trace.ShipmentResult{}},
 		{Method: http.MethodGet, Path: "/api/v1/shipments/:id", Name: "getShipment", Tag: "shipments", Summary: "Get a shipment",
@@ -225,6 +241,8 @@ func (s *Server) routeTable() []Route {
 	}
 	return routes
 }
+
+var bulkQuery = []Param{{Name: "wait", Type: "boolean", Doc: "answer when every pack is done (default: true for up to 100 packs, false above: 202 at once)"}}
 
 // Response and body types of the API (the trace types are used as they are
 // where they fit).

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pharmatrace/pharmatrace/api/auth"
+	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/dashboard"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
@@ -43,6 +44,12 @@ type Config struct {
 	// DashboardSyncWait is how long a dashboard action waits for the read
 	// model to show its result (read your writes).
 	DashboardSyncWait time.Duration
+	// BulkMaxPacks caps the packs of one bulk request, BulkSyncMax is the
+	// longest list answered when done by default (longer: 202 at once),
+	// BulkBodyLimit caps a bulk request's body (bytes).
+	BulkMaxPacks  int
+	BulkSyncMax   int
+	BulkBodyLimit int64
 }
 
 // DefaultConfig returns the defaults.
@@ -51,6 +58,7 @@ func DefaultConfig() Config {
 		RateLimit: 20, RateBurst: 40,
 		JSONBodyLimit: 1 << 20, UploadBodyLimit: 64 << 20, MaxUploadSerials: 1_000_000,
 		RequestTimeout: 30 * time.Second, UploadTimeout: 30 * time.Minute, DashboardSyncWait: 2 * time.Second,
+		BulkMaxPacks: 10_000, BulkSyncMax: 100, BulkBodyLimit: 4 << 20,
 	}
 }
 
@@ -73,6 +81,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("api config: UploadTimeout: %v, want > 0", c.UploadTimeout)
 	case c.DashboardSyncWait < 0:
 		return fmt.Errorf("api config: DashboardSyncWait: %v is negative", c.DashboardSyncWait)
+	case c.BulkMaxPacks < 1:
+		return fmt.Errorf("api config: BulkMaxPacks: %d, want at least 1", c.BulkMaxPacks)
+	case c.BulkSyncMax < 0:
+		return fmt.Errorf("api config: BulkSyncMax: %d is negative", c.BulkSyncMax)
+	case c.BulkBodyLimit < 1024:
+		return fmt.Errorf("api config: BulkBodyLimit: %d, want at least 1024", c.BulkBodyLimit)
 	}
 	return nil
 }
@@ -88,6 +102,7 @@ type Deps struct {
 	Tokens  Authenticator
 	Read    *readmodel.Store
 	Uploads *commission.Manager
+	Bulk    *bulk.Manager
 	// Registry receives the HTTP, ledger and anomaly collectors and is
 	// served at /metrics.
 	Registry *prometheus.Registry
@@ -107,6 +122,8 @@ func (d Deps) validate() error {
 		return errors.New("api deps: Read: nil")
 	case d.Uploads == nil:
 		return errors.New("api deps: Uploads: nil")
+	case d.Bulk == nil:
+		return errors.New("api deps: Bulk: nil")
 	case d.Registry == nil:
 		return errors.New("api deps: Registry: nil")
 	}
@@ -235,12 +252,15 @@ func (s *Server) instrument(next echo.HandlerFunc) echo.HandlerFunc {
 // protected routes authentication, rate limit and the role check.
 func (s *Server) middlewareFor(r *Route) []echo.MiddlewareFunc {
 	timeout := s.cfg.RequestTimeout
-	if r.Upload || r.Stream {
+	if r.Upload || r.Stream || r.Bulk {
 		timeout = s.cfg.UploadTimeout
 	}
 	limit := s.cfg.JSONBodyLimit
-	if r.Upload {
+	switch {
+	case r.Upload:
 		limit = s.cfg.UploadBodyLimit
+	case r.Bulk:
+		limit = s.cfg.BulkBodyLimit
 	}
 	mw := []echo.MiddlewareFunc{
 		func(next echo.HandlerFunc) echo.HandlerFunc {

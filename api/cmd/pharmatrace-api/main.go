@@ -37,6 +37,7 @@ import (
 
 	"github.com/pharmatrace/pharmatrace/api"
 	"github.com/pharmatrace/pharmatrace/api/auth"
+	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/db"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
@@ -73,6 +74,7 @@ type config struct {
 	addr, dbPath, pgDSN, network, logLevel string
 	runDir, eventsUser                     string
 	fakeLedger, fakeDemo                   bool
+	bulkWorkers                            int
 	api                                    api.Config
 	idle                                   time.Duration
 	user                                   string
@@ -88,7 +90,7 @@ func envOr(getenv func(string) string, key, def string) string {
 }
 
 func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *config) {
-	c := &config{api: api.DefaultConfig()}
+	c := &config{api: api.DefaultConfig(), bulkWorkers: 32}
 	fs := flag.NewFlagSet("pharmatrace-api "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.dbPath, "db", envOr(getenv, "PHARMATRACE_API_DB", "run/api/readmodel.db"), "SQLite database file ($PHARMATRACE_API_DB)")
@@ -107,6 +109,8 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 		fs.Int64Var(&c.api.JSONBodyLimit, "json-limit", c.api.JSONBodyLimit, "JSON body limit (bytes)")
 		fs.Int64Var(&c.api.UploadBodyLimit, "upload-limit", c.api.UploadBodyLimit, "commissioning upload limit (bytes)")
 		fs.DurationVar(&c.api.RequestTimeout, "timeout", c.api.RequestTimeout, "per-request timeout")
+		fs.IntVar(&c.api.BulkMaxPacks, "bulk-max", c.api.BulkMaxPacks, "packs per bulk request")
+		fs.IntVar(&c.bulkWorkers, "bulk-workers", c.bulkWorkers, "ledger calls all bulk requests make at once")
 		fs.BoolVar(&c.api.SecureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind TLS)")
 		fs.DurationVar(&c.shutdown, "shutdown-timeout", 15*time.Second, "how long to wait for requests at shutdown")
 		fs.BoolVar(&c.fakeLedger, "fake-ledger", false, "serve on an in-memory ledger running the real contract (demo and tests only)")
@@ -171,12 +175,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tokens := auth.NewStore(d)
 	uploads := commission.NewManager(d, commission.WithLogger(log))
 	defer uploads.Close()
-	if err := migrate(ctx, store, tokens, uploads); err != nil {
+	bulks := bulk.NewManager(d, bulk.WithLogger(log), bulk.WithWorkers(c.bulkWorkers))
+	defer bulks.Close()
+	if err := migrate(ctx, store, tokens, uploads, bulks); err != nil {
 		return err
 	}
 	switch cmd {
 	case "migrate":
-		for _, comp := range []string{readmodel.Component, auth.Migrations().Component, commission.Migrations().Component} {
+		for _, comp := range []string{readmodel.Component, auth.Migrations().Component, commission.Migrations().Component, bulk.Migrations().Component} {
 			v, err := d.Version(ctx, comp)
 			if err != nil {
 				return err
@@ -199,7 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "read model rebuilt: %d events applied, last %s\n", res.Events, res.Last)
 		return nil
 	}
-	return serve(ctx, c, log, store, tokens, uploads)
+	return serve(ctx, c, log, store, tokens, uploads, bulks)
 }
 
 func openDB(ctx context.Context, c *config) (*db.DB, error) {
@@ -210,17 +216,16 @@ func openDB(ctx context.Context, c *config) (*db.DB, error) {
 	return db.Open(ctx, cfg)
 }
 
-func migrate(ctx context.Context, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager) error {
-	if err := store.Migrate(ctx); err != nil {
-		return err
+func migrate(ctx context.Context, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager, bulks *bulk.Manager) error {
+	for _, m := range []func(context.Context) error{store.Migrate, tokens.Migrate, uploads.Migrate, bulks.Migrate} {
+		if err := m(ctx); err != nil {
+			return err
+		}
 	}
-	if err := tokens.Migrate(ctx); err != nil {
-		return err
-	}
-	return uploads.Migrate(ctx)
+	return nil
 }
 
-func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager) error {
+func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager, bulks *bulk.Manager) error {
 	be, err := newBackend(ctx, *c, log)
 	if err != nil {
 		return err
@@ -233,7 +238,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.St
 		return err
 	}
 	store = readmodel.New(store.DB(), readmodel.WithLogger(log), readmodel.WithMetrics(rm))
-	srv, err := api.New(c.api, api.Deps{Ledgers: be.Ledgers, Tokens: tokens, Read: store, Uploads: uploads, Registry: reg, GLNs: be.GLNs}, api.WithLogger(log))
+	srv, err := api.New(c.api, api.Deps{Ledgers: be.Ledgers, Tokens: tokens, Read: store, Uploads: uploads, Bulk: bulks, Registry: reg, GLNs: be.GLNs}, api.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -274,6 +279,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.St
 		result = err
 	}
 	uploads.Close()
+	bulks.Close()
 	log.Info("api: stopped")
 	if errors.Is(result, http.ErrServerClosed) {
 		return nil
