@@ -22,7 +22,7 @@ func (t *txn) lookupScan(s trace.Scan) (*trace.Pack, *trace.Lot, trace.Verdict, 
 		if err != nil {
 			return nil, nil, trace.Verdict{}, err
 		}
-		return p, l, trace.CheckScanData(s, p), nil
+		return p, l, trace.CheckScanData(s, p, t.now), nil
 	}
 	ref := s.Ref()
 	lotRef := trace.LotRef{GTIN: s.GTIN, Lot: s.Lot}

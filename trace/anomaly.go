@@ -290,7 +290,9 @@ func ScanFinding(code AnomalyCode, alert Code, scan Scan, nearMiss []string, ev 
 	sc := scan
 	f.Evidence.Scan = &sc
 	f.Evidence.NearMiss = nearMiss
-	if len(scan.Warnings) > 0 || len(nearMiss) > 0 {
+	// Only ledger evidence makes a failure a scanner fault: the warnings
+	// are the client's own claim (kept in the evidence for the inspector).
+	if len(nearMiss) > 0 {
 		f.Classification, f.Severity = ClassScannerFault, SeverityLow
 		return f
 	}

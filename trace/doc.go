@@ -129,14 +129,18 @@
 //     shortage, unexpected pack, withdrawn or quarantined lot, inactive pack
 //     (other reasons) presented elsewhere, undo from another site of the same
 //     organisation or in a recalled/withdrawn lot; low — probable scanner
-//     faults, double scans (A7), expired packs, undo too late.
+//     faults, expired packs, undo too late. A double scan at the same site
+//     (A7) is medium: the EU hub raises an alert for every decommission
+//     attempt of an inactive pack.
 //   - Scanner faults. A data failure (A1, A2, A3, A52, A68) is a probable
-//     scanner fault (severity low) when the scanner reported any warning
-//     (the GS1 parser's kinds, e.g. dropped_gs, caps_lock, keyboard_layout —
-//     any warning counts, so the exact names need no coordination) or when a
-//     near-miss exists on the ledger: a pack whose serial, or a lot whose
-//     number, differs from the scanned one only by inverted letter case or a
-//     Y/Z swap; otherwise it is a probable counterfeit.
+//     scanner fault (severity low) only on ledger evidence: a near miss, a
+//     pack whose serial, or a lot whose number, differs from the scanned one
+//     only by inverted letter case or a Y/Z swap; otherwise it is a probable
+//     counterfeit. The scanner's warnings (the GS1 parser's kinds:
+//     dropped-separator, caps-lock, keyboard-layout; any other is an invalid
+//     request) are kept in the evidence but never lower a classification:
+//     they are the client's claim, and a member that could send
+//     `warnings: ["anything"]` would otherwise hide every counterfeit.
 //   - Rights are per role (deny by default, see the grant table in
 //     access.go): manufacturers register products and lots of their own
 //     company prefix (`gcp` attribute, comma-separated; ownership = MSP +
