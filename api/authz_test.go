@@ -42,8 +42,8 @@ var expectedAccess = map[string][]trace.Role{
 	"POST /api/v1/packs/verify":                         {mfr, dist, ph, reg},
 	"GET /api/v1/packs/by-digital-link":                 {mfr, dist, ph, reg},
 	"GET /api/v1/packs/:gtin/:serial/history":           {mfr, dist, ph, reg},
-	"POST /api/v1/packs/:gtin/:serial/decommission":     {mfr, dist, ph},
-	"POST /api/v1/packs/:gtin/:serial/undo":             {mfr, dist, ph},
+	"POST /api/v1/packs/:gtin/:serial/decommission":     {mfr, dist, ph, reg}, // the regulator locks
+	"POST /api/v1/packs/:gtin/:serial/undo":             {mfr, dist, ph, reg}, // and unlocks
 	"POST /api/v1/shipments":                            {mfr, dist},
 	"GET /api/v1/shipments/:id":                         {mfr, dist, ph, reg},
 	"POST /api/v1/shipments/:id/receive":                {mfr, dist, ph},

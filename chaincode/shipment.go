@@ -53,7 +53,7 @@ func (t *txn) checkMovable(refs []trace.PackRef, returnTo func(*trace.Pack) (boo
 				return nil, err
 			}
 		}
-		v := trace.CheckMovable(p, l, t.actor, t.now, ret)
+		v := trace.CheckMovable(p, l, t.actor, t.local(), ret)
 		m.findings = append(m.findings, v.Findings...)
 		if !v.OK() {
 			m.problems = append(m.problems, trace.PackProblem{Pack: p.Ref(), Code: v.Code, Message: v.Message})
@@ -332,7 +332,7 @@ func (c *Contract) receive(t *txn, req *trace.ReceiveRequest) (trace.Result, err
 			}
 			res.Unexpected = append(res.Unexpected, r)
 		default:
-			np, changed, v := trace.ReceiveExpected(*p, sh.ID, t.actor, t.now, t.txID)
+			np, changed, v := trace.ReceiveExpected(*p, sh.ID, t.actor, t.local(), t.txID)
 			findings = append(findings, v.Findings...)
 			if !v.OK() {
 				res.Problems = append(res.Problems, trace.PackProblem{Pack: r, Code: v.Code, Message: v.Message})

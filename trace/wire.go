@@ -815,8 +815,12 @@ type ListAnomaliesQuery struct {
 	Code           AnomalyCode    `json:"code,omitempty"`
 	GTIN           string         `json:"gtin,omitempty"`
 	Lot            string         `json:"lot,omitempty"`
-	PageSize       int            `json:"pageSize,omitempty"`
-	Bookmark       string         `json:"bookmark,omitempty"`
+	// Owned lists, for a manufacturer, the anomalies about its own
+	// products (reported by anyone) instead of those its organisation
+	// reported.
+	Owned    bool   `json:"owned,omitempty"`
+	PageSize int    `json:"pageSize,omitempty"`
+	Bookmark string `json:"bookmark,omitempty"`
 }
 
 // Validate checks the query.
