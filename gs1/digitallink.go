@@ -271,8 +271,7 @@ func pctDecode(s string, lo, hi int, ai string) (string, error) {
 // id.gs1.org, the first primary key in the scan (for trade items the
 // GTIN-14), its key qualifiers in the order of the standard (22, 10, 21 for
 // a GTIN), then every other AI as a query attribute in scan order. Values
-// are percent-encoded except for the unreserved characters A-Z a-z 0-9 - .
-// _ ~. It fails if the scan has no primary key or an AI that Digital Link
+// are percent-encoded as EscapeDigitalLinkValue does. It fails if the scan has no primary key or an AI that Digital Link
 // cannot carry. A linear EAN/UPC scan (FormEANUPC) gives /01/ and its GTIN.
 func (s *Scan) DigitalLink() (string, error) { return s.DigitalLinkBase(CanonicalDigitalLinkHost) }
 
@@ -343,7 +342,11 @@ func (s *Scan) DigitalLinkBase(base string) (string, error) {
 
 // EscapeDigitalLinkValue percent-encodes a value for a GS1 Digital Link URI
 // path segment or query attribute: every byte but the unreserved A-Z a-z
-// 0-9 - . _ ~ becomes %XX (upper-case hex).
+// 0-9 - . _ ~ and the sub-delimiters ! ' ( ) * becomes %XX (upper-case
+// hex). Leaving ! ' ( ) * as they are (RFC 3986 allows them in a path
+// segment and a query value) is what the EPCIS event hash reference
+// implementation does, so an EPCIS event that names a pack by this URI
+// hashes as the same event named by its SGTIN EPC URI.
 func EscapeDigitalLinkValue(v string) string {
 	var b strings.Builder
 	pctEncode(&b, v)
@@ -354,7 +357,7 @@ func pctEncode(b *strings.Builder, v string) {
 	const hex = "0123456789ABCDEF"
 	for k := 0; k < len(v); k++ {
 		c := v[k]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!'()*", c) >= 0 {
 			b.WriteByte(c)
 		} else {
 			b.WriteByte('%')
