@@ -68,7 +68,8 @@
 //	ObjectEvent OBSERVE receiving             Receive of the shipment the desadv names
 //	ObjectEvent OBSERVE dispensing            Dispense, one per pack
 //	ObjectEvent DELETE|OBSERVE destroying     Decommission destroyed, one per pack
-//	ObjectEvent OBSERVE decommissioning       Decommission, one per pack, reason from
+//	ObjectEvent OBSERVE|DELETE decommissioning
+//	                                          Decommission, one per pack, reason from
 //	                                          pharmatrace:decommissionReason (else stolen for disposition stolen)
 //	ObjectEvent OBSERVE stocking, active      Undo, one per pack
 //
@@ -84,8 +85,21 @@
 // importing the same document twice sends the same requests and the
 // ledger answers the second time with the original outcomes. Everything
 // else (other business steps, class-level quantities, unpacking, nested
-// aggregation, error declarations, sensor events...) is rejected with a
-// reason, never dropped silently. Report collects applied, skipped and
+// aggregation, error declarations...) is rejected with a reason, never
+// dropped silently. So is an event of an applied step that carries a fact
+// the ledger cannot record, the reason naming the field: sensorElementList
+// (readings, cold-chain alarms such as ALARM_CONDITION),
+// persistentDisposition, or a disposition other than the step's ordinary
+// ones (receiving: in_progress, sellable_accessible, sellable_not_accessible;
+// dispensing: dispensed; shipping: in_transit; commissioning and stocking:
+// active; packing: in_progress, container_closed; destroying: destroyed;
+// decommissioning: inactive, stolen), so damaged, non_sellable_*, expired,
+// recalled or partially_dispensed packs are rejected rather than imported as
+// plain receipts or dispensings (PharmaTrace records such facts through its
+// own recall and anomaly workflows, not from imported events). eventTime
+// must be a date-time with time zone and eventTimeZoneOffset ±HH:MM. An
+// event's own @context adds its prefixes to the document's, for its hash
+// and for the extensions import reads. Report collects applied, skipped and
 // rejected events. Package epcis/importer applies the plans: in
 // dependency-preserving segments, concurrently within a segment, with
 // consecutive one-pack commissioning events merged into one write.

@@ -47,6 +47,25 @@ func NewContext(jsonld any) *Context {
 	for k, v := range wellKnownPrefixes {
 		c.prefixes[k] = v
 	}
+	c.add(jsonld)
+	return c
+}
+
+// With returns the context of an event that carries its own "@context"
+// (jsonld, decoded): c's prefixes plus and overridden by the event's. c is
+// not changed.
+func (c *Context) With(jsonld any) *Context {
+	n := &Context{prefixes: make(map[string]string, len(c.prefixes)+4)}
+	for k, v := range c.prefixes {
+		n.prefixes[k] = v
+	}
+	n.add(jsonld)
+	return n
+}
+
+// add adds the prefixes of a decoded "@context" value; gs1 keeps its
+// meaning.
+func (c *Context) add(jsonld any) {
 	var add func(v any)
 	add = func(v any) {
 		switch v := v.(type) {
@@ -72,7 +91,6 @@ func NewContext(jsonld any) *Context {
 	}
 	add(jsonld)
 	c.prefixes["gs1"] = gs1WebVoc
-	return c
 }
 
 // expandKey turns a compact key "prefix:local" into "{namespace}local"
