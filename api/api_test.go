@@ -613,3 +613,37 @@ func TestReceiptRulesThroughTheAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestFailedVerificationIsRecorded: a verification that fails through the
+// API raises its alert on the ledger (Art. 36(b)), once per request ID; a
+// verification that passes writes nothing.
+func TestFailedVerificationIsRecorded(t *testing.T) {
+	h := newHarness(t)
+	before := h.sim.SubmitCount(trace.TxReportScan)
+	ok := h.do(request{method: http.MethodPost, path: "/api/v1/packs/verify", role: trace.RolePharmacist,
+		body: map[string]any{"gtin": memledger.DemoGTIN, "serial": "SA00002", "lot": "LOT-A1", "expiry": "301231"}})
+	if ok.status != 200 || h.sim.SubmitCount(trace.TxReportScan) != before {
+		t.Fatalf("a passing verification: %d %s (%d reports)", ok.status, ok.body, h.sim.SubmitCount(trace.TxReportScan)-before)
+	}
+	body := map[string]any{"requestId": "ver-unknown-1", "scan": "(01)" + memledger.DemoGTIN + "(17)301231(10)LOT-A1(21)NOSUCH1"}
+	r := h.do(request{method: http.MethodPost, path: "/api/v1/packs/verify", role: trace.RolePharmacist, body: body})
+	var res trace.VerifyResult
+	r.json(t, &res)
+	if r.status != 200 || res.Code != trace.CodeUnknownSerial || len(res.Anomalies) != 1 || r.header.Get("PharmaTrace-Alert-Recorded") != "true" {
+		t.Fatalf("unknown serial: %d %s (header %q)", r.status, r.body, r.header.Get("PharmaTrace-Alert-Recorded"))
+	}
+	h.sync()
+	g := h.do(request{method: http.MethodGet, path: "/api/v1/anomalies/" + url.PathEscape(res.Anomalies[0]), role: trace.RoleRegulator})
+	var d api.AnomalyDetail
+	g.json(t, &d)
+	if g.status != 200 || d.Anomaly.Code != trace.AnomalyUnknownSerial || d.Anomaly.Site != users[trace.RolePharmacist].GLN {
+		t.Fatalf("the regulator's view: %d %s", g.status, g.body)
+	}
+	// The same request again: the same alert, nothing new on the ledger.
+	again := h.do(request{method: http.MethodPost, path: "/api/v1/packs/verify", role: trace.RolePharmacist, body: body})
+	var res2 trace.VerifyResult
+	again.json(t, &res2)
+	if len(res2.Anomalies) != 1 || res2.Anomalies[0] != res.Anomalies[0] {
+		t.Fatalf("retry recorded another alert: %s", again.body)
+	}
+}

@@ -43,11 +43,11 @@ var expectedAccess = map[string][]trace.Role{
 	"GET /api/v1/packs/by-digital-link":                 {mfr, dist, ph, reg},
 	"GET /api/v1/packs/:gtin/:serial/history":           {mfr, dist, ph, reg},
 	"POST /api/v1/packs/:gtin/:serial/dispense":         {ph},
-	"POST /api/v1/packs/:gtin/:serial/decommission":     {mfr, dist, ph},
-	"POST /api/v1/packs/:gtin/:serial/undo":             {mfr, dist, ph},
+	"POST /api/v1/packs/:gtin/:serial/decommission":     {mfr, dist, ph, reg}, // the regulator locks
+	"POST /api/v1/packs/:gtin/:serial/undo":             {mfr, dist, ph, reg}, // and unlocks
 	"POST /api/v1/bulk/verify":                          {mfr, dist, ph, reg},
 	"POST /api/v1/bulk/dispense":                        {ph},
-	"POST /api/v1/bulk/decommission":                    {mfr, dist, ph},
+	"POST /api/v1/bulk/decommission":                    {mfr, dist, ph, reg},
 	"GET /api/v1/bulk/requests/:id":                     {mfr, dist, ph, reg},
 	"POST /api/v1/shipments":                            {mfr, dist},
 	"GET /api/v1/shipments/:id":                         {mfr, dist, ph, reg},

@@ -314,10 +314,44 @@ func (s *Server) verify(c echo.Context) error {
 		sc = trace.Scan{GTIN: body.GTIN, Serial: body.Serial, Lot: body.Lot, Expiry: body.Expiry}
 	}
 	sc.Warnings = mergeWarnings(sc.Warnings, body.Warnings)
+	return s.verifyAndRecord(c, sc, body.RequestID)
+}
+
+// verifyAndRecord verifies a scan (a query: the fast path for a pack that
+// passes) and, when the verification fails with findings, records them on
+// the ledger with ReportScan before answering — Delegated Regulation
+// 2016/161 Art. 36(b): every failed verification raises an alert, whoever
+// asked. The answer then lists the anomalies recorded (outcome.anomalies,
+// outcome.txId). If recording fails, the verdict is still returned (the
+// counter must not wait for the orderers) with the header
+// PharmaTrace-Alert-Recorded: false, and the failure is logged and counted.
+func (s *Server) verifyAndRecord(c echo.Context, sc trace.Scan, requestID string) error {
 	var res trace.VerifyResult
 	if err := s.evaluate(c, trace.TxVerify, &trace.VerifyRequest{Scan: sc}, &res); err != nil {
 		return err
 	}
+	if res.OK() || len(res.Findings) == 0 || !identity(c).Role.Has(trace.RightScanReport) {
+		return writeJSON(c, http.StatusOK, res)
+	}
+	req := &trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID(requestID)}, Scan: sc}
+	var rep trace.ScanResult
+	err := req.Validate()
+	if err == nil {
+		var led Ledger
+		if led, err = s.ledger(c); err == nil {
+			err = led.Submit(c.Request().Context(), trace.TxReportScan, req, &rep)
+		}
+	}
+	if err != nil {
+		s.metrics.alertsUnrecorded.Inc()
+		s.log.Error("api: failed verification not recorded", "request_id", req.ID(), "code", res.Code, "gtin", sc.GTIN, "err", err)
+		c.Response().Header().Set("PharmaTrace-Alert-Recorded", "false")
+		return writeJSON(c, http.StatusOK, res)
+	}
+	res.Outcome.TxID, res.Outcome.Anomalies = rep.TxID, rep.Anomalies
+	c.Response().Header().Set("PharmaTrace-Alert-Recorded", "true")
+	s.log.Info("api: failed verification recorded", "request_id", req.ID(), "tx_id", rep.TxID, "code", res.Code, "anomalies", len(rep.Anomalies),
+		"msp", identity(c).MSP, "gln", identity(c).GLN)
 	return writeJSON(c, http.StatusOK, res)
 }
 
@@ -338,11 +372,7 @@ func (s *Server) verifyDigitalLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var res trace.VerifyResult
-	if err := s.evaluate(c, trace.TxVerify, &trace.VerifyRequest{Scan: sc}, &res); err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusOK, res)
+	return s.verifyAndRecord(c, sc, "")
 }
 
 // packScan builds the scan of the pack named in the path from a body's scan

@@ -13,6 +13,9 @@ import (
 type metrics struct {
 	http   *prometheus.HistogramVec
 	ledger *prometheus.HistogramVec
+	// alertsUnrecorded counts failed verifications whose alert could not
+	// be recorded on the ledger (an operator must look: Art. 36(b)).
+	alertsUnrecorded prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, read *readmodel.Store) (*metrics, error) {
@@ -27,8 +30,12 @@ func newMetrics(reg prometheus.Registerer, read *readmodel.Store) (*metrics, err
 			Help:    "Ledger call latency as seen by the API, by transaction and result (ok, refused, error class).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"fn", "result"}),
+		alertsUnrecorded: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "pharmatrace", Subsystem: "api", Name: "verification_alerts_unrecorded_total",
+			Help: "Failed verifications whose alert could not be recorded on the ledger (ReportScan failed).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.http, m.ledger, readmodel.NewAnomalyCollector(read)} {
+	for _, c := range []prometheus.Collector{m.http, m.ledger, m.alertsUnrecorded, readmodel.NewAnomalyCollector(read)} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -263,12 +263,15 @@ type LotStatusBody struct {
 // scanner sent it (element string with GS separators, bracketed HRI or a
 // Digital Link URI), or the four fields.
 type VerifyBody struct {
-	Scan     string   `json:"scan,omitempty"`
-	GTIN     string   `json:"gtin,omitempty"`
-	Serial   string   `json:"serial,omitempty"`
-	Lot      string   `json:"lot,omitempty"`
-	Expiry   string   `json:"expiry,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	// RequestID names the verification: a failed verification is recorded
+	// on the ledger once per request ID (a retry records nothing new).
+	RequestID string   `json:"requestId,omitempty"`
+	Scan      string   `json:"scan,omitempty"`
+	GTIN      string   `json:"gtin,omitempty"`
+	Serial    string   `json:"serial,omitempty"`
+	Lot       string   `json:"lot,omitempty"`
+	Expiry    string   `json:"expiry,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // ScanBody is the body of dispense and undo: the scan of the pack named in the path

@@ -35,11 +35,14 @@ func (c *Contract) caller(ctx TxCtx) (trace.Actor, []string, error) {
 		return a, nil, trace.Denied("the certificate has no %q attribute", trace.AttrRole)
 	}
 	a.Role = trace.Role(role)
-	var allowed []trace.Role
+	var (
+		allowed []trace.Role
+		owned   []string
+	)
 	known := false
 	for _, b := range c.orgs {
 		if b.msp == msp {
-			allowed, known = b.roles, true
+			allowed, owned, known = b.roles, b.prefixes, true
 		}
 	}
 	if !known {
@@ -76,11 +79,26 @@ func (c *Contract) caller(ctx TxCtx) (trace.Actor, []string, error) {
 				if err := trace.CheckCompanyPrefix(p); err != nil {
 					return a, nil, trace.Denied("the %q certificate attribute: %v", trace.AttrGCP, err)
 				}
+				if !withinPrefixes(p, owned) {
+					return a, nil, trace.Denied("the %q certificate attribute claims company prefix %s, which is not within the prefixes of %s [%s] (the network definition binds prefixes to organisations)",
+						trace.AttrGCP, p, msp, strings.Join(owned, ","))
+				}
 				gcps = append(gcps, p)
 			}
 		}
 	}
 	return a, gcps, nil
+}
+
+// withinPrefixes reports whether company prefix p lies within one of the
+// owned prefixes (is equal to or extends it).
+func withinPrefixes(p string, owned []string) bool {
+	for _, o := range owned {
+		if strings.HasPrefix(p, o) {
+			return true
+		}
+	}
+	return false
 }
 
 // authorize checks that the actor's role holds right.
@@ -112,18 +130,33 @@ func (t *txn) requireOwner(p *trace.Product) error {
 		t.name, p.GTIN, p.OwnerMSP, p.CompanyPrefix, trace.AttrGCP, t.actor.MSP, strings.Join(t.gcps, ","))
 }
 
-// canReadPack reports whether the caller may read a pack's full record and
-// history: the regulator, the owning manufacturer, or the organisation that
-// holds it, receives it or last changed its state.
-func (t *txn) canReadPack(p *trace.Pack) bool {
-	if t.actor.Role.Has(trace.RightReadAll) {
-		return true
+// ownsLot reports whether a manufacturer caller owns lot l: its MSP owns
+// the product and the GTIN lies within one of its company prefixes.
+func (t *txn) ownsLot(l *trace.Lot) bool {
+	if t.actor.Role != trace.RoleManufacturer || l.OwnerMSP != t.actor.MSP {
+		return false
 	}
-	if t.actor.Role == trace.RoleManufacturer {
-		if _, ok := ownsGTIN(t.gcps, p.GTIN); ok {
-			return true
-		}
+	_, ok := ownsGTIN(t.gcps, l.GTIN)
+	return ok
+}
+
+// canReadPack reports whether the caller may read a pack's full record and
+// history: the regulator, the owning manufacturer (MSP and prefix), or the
+// organisation that holds it, receives it or last changed its state.
+func (t *txn) canReadPack(p *trace.Pack) (bool, error) {
+	if t.actor.Role.Has(trace.RightReadAll) {
+		return true, nil
 	}
 	m := t.actor.MSP
-	return p.Custodian.MSP == m || p.StateChangedBy.MSP == m || (p.Transit != nil && (p.Transit.To.MSP == m || p.Transit.From.MSP == m))
+	if p.Custodian.MSP == m || p.StateChangedBy.MSP == m || (p.Transit != nil && (p.Transit.To.MSP == m || p.Transit.From.MSP == m)) {
+		return true, nil
+	}
+	if t.actor.Role != trace.RoleManufacturer {
+		return false, nil
+	}
+	l, err := t.lotOf(p)
+	if err != nil {
+		return false, err
+	}
+	return t.ownsLot(l), nil
 }

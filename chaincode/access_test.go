@@ -207,11 +207,17 @@ func TestReadVisibility(t *testing.T) {
 	// Lots and products are public to every business role.
 	query[trace.GetLotResult](n, ph2, "GetLot", trace.LotQuery{GTIN: gtinA, Lot: "L1"})
 	query[trace.GetProductResult](n, wh2, "GetProduct", trace.ProductQuery{GTIN: gtinA})
-	// ListPacksByLot: all for owner/regulator, own custody for others.
+	// ListPacksByLot: the lot's serials for the owner and the regulator
+	// only; everyone else (even the holder of some packs) is denied.
 	lq := trace.ListPacksByLotQuery{GTIN: gtinA, Lot: "L1"}
-	for who, want := range map[string]int{reg: 2, mfgA: 2, wh1: 1, ph1: 1, mfgB: 0} {
+	for who, want := range map[string]int{reg: 2, mfgA: 2} {
 		if got := len(query[trace.ListPacksByLotResult](n, who, "ListPacksByLot", lq).Packs); got != want {
 			t.Errorf("ListPacksByLot as %s: %d packs, want %d", who, got, want)
+		}
+	}
+	for _, who := range []string{wh1, ph1, mfgB, rival} {
+		if r := n.evaluate(who, "ListPacksByLot", lq); r.OK() || trace.Classify(r.Message) != trace.ErrAccessDenied {
+			t.Errorf("ListPacksByLot as %s: %d %s", who, r.Status, r.Message)
 		}
 	}
 }

@@ -51,9 +51,28 @@ func (c *Contract) transitionAnomaly(t *txn, req *trace.TransitionAnomalyRequest
 }
 
 // canSeeAnomaly: the regulator sees every anomaly, others the ones their
-// organisation reported.
+// organisation reported, and a manufacturer every anomaly about its own
+// products (the owning MSP and a company prefix of the GTIN).
 func (t *txn) canSeeAnomaly(a *trace.Anomaly) bool {
-	return t.actor.Role.Has(trace.RightReadAll) || a.ReportedBy.MSP == t.actor.MSP
+	if t.actor.Role.Has(trace.RightReadAll) || a.ReportedBy.MSP == t.actor.MSP {
+		return true
+	}
+	return t.ownsAnomalyProduct(a)
+}
+
+func (t *txn) ownsAnomalyProduct(a *trace.Anomaly) bool {
+	if t.actor.Role != trace.RoleManufacturer || a.ProductOwner != t.actor.MSP {
+		return false
+	}
+	gtin := ""
+	switch {
+	case a.Pack != nil:
+		gtin = a.Pack.GTIN
+	case a.Lot != nil:
+		gtin = a.Lot.GTIN
+	}
+	_, ok := ownsGTIN(t.gcps, gtin)
+	return ok
 }
 
 // commentAnomaly adds a comment: the regulator, or the reporting organisation.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/pharmatrace/pharmatrace/chaincode"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -14,7 +13,7 @@ import (
 func BenchmarkCommissionPacks(b *testing.B) {
 	for _, size := range []int{1000, 5000, 10000} {
 		b.Run(fmt.Sprintf("serials=%d", size), func(b *testing.B) {
-			cfg := chaincode.DefaultConfig()
+			cfg := testConfig()
 			cfg.MaxCommission = trace.HardMaxCommission
 			n := newNetWith(b, cfg)
 			n.registerProduct(mfgA, gtinA)

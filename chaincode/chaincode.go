@@ -29,6 +29,8 @@ const (
 	EnvOrgRoles      = "PHARMATRACE_ORG_ROLES"
 	EnvMaxCommission = "PHARMATRACE_MAX_COMMISSION"
 	EnvMaxClockSkew  = "PHARMATRACE_MAX_CLOCK_SKEW"
+	EnvOrgPrefixes   = "PHARMATRACE_ORG_PREFIXES"
+	EnvMarketTZ      = "PHARMATRACE_MARKET_TZ"
 )
 
 // Config is the chaincode's configuration. It must be identical on every
@@ -49,6 +51,14 @@ type Config struct {
 	MaxClockSkew time.Duration
 	// Clock is this endorser's clock (nil: time.Now). Peers run NTP.
 	Clock func() time.Time
+	// OrgPrefixes binds each MSP ID to the GS1 company prefixes (6-12
+	// digits) it owns: a manufacturer's `gcp` attribute must lie within its
+	// MSP's prefixes, since any organisation's CA could write another
+	// company's prefix into a certificate.
+	OrgPrefixes map[string][]string
+	// Market is the time zone of the market whose calendar decides expiry
+	// (nil: UTC). Every endorser must use the same.
+	Market *time.Location
 }
 
 // DefaultMaxClockSkew is the default of Config.MaxClockSkew.
@@ -62,7 +72,8 @@ func DefaultConfig() Config {
 		"DistributorMSP":  {"distributor", "admin"},
 		"PharmacyMSP":     {"pharmacist", "admin"},
 		"RegulatorMSP":    {"regulator", "admin"},
-	}, MaxCommission: trace.DefaultMaxCommission, MaxClockSkew: DefaultMaxClockSkew}
+	}, OrgPrefixes: map[string][]string{"ManufacturerMSP": {"4012345", "5098765"}},
+		MaxCommission: trace.DefaultMaxCommission, MaxClockSkew: DefaultMaxClockSkew}
 }
 
 // ParseOrgRoles parses "MSP1=role,role;MSP2=role" into an MSP → roles map.
@@ -99,6 +110,42 @@ func ParseOrgRoles(s string) (map[string][]string, error) {
 	return out, nil
 }
 
+// ParseOrgPrefixes parses "MSP1=4012345,5098765;MSP2=..." into an MSP →
+// company prefixes map (6-12 digits each; no prefix of one MSP may overlap
+// another MSP's).
+func ParseOrgPrefixes(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		msp, list, ok := strings.Cut(part, "=")
+		msp = strings.TrimSpace(msp)
+		if !ok || msp == "" {
+			return nil, fmt.Errorf("org prefixes: %q is not MSP=prefix,prefix", part)
+		}
+		if _, dup := out[msp]; dup {
+			return nil, fmt.Errorf("org prefixes: MSP %q listed twice", msp)
+		}
+		for _, p := range strings.Split(list, ",") {
+			p = strings.TrimSpace(p)
+			if len(p) < 6 || len(p) > 12 || strings.Trim(p, "0123456789") != "" {
+				return nil, fmt.Errorf("org prefixes: %s: %q is not a 6-12 digit GS1 company prefix", msp, p)
+			}
+			for other, theirs := range out {
+				for _, q := range theirs {
+					if strings.HasPrefix(p, q) || strings.HasPrefix(q, p) {
+						return nil, fmt.Errorf("org prefixes: %s's %s overlaps %s's %s", msp, p, other, q)
+					}
+				}
+			}
+			out[msp] = append(out[msp], p)
+		}
+	}
+	return out, nil
+}
+
 // ConfigFromEnv builds the configuration from PHARMATRACE_ORG_ROLES
 // (default DefaultOrgRoles) and PHARMATRACE_MAX_COMMISSION (default
 // trace.DefaultMaxCommission).
@@ -125,6 +172,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		cfg.MaxClockSkew = d
 	}
+	if s := getenv(EnvOrgPrefixes); s != "" {
+		p, err := ParseOrgPrefixes(s)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvOrgPrefixes, err)
+		}
+		cfg.OrgPrefixes = p
+	}
+	if s := getenv(EnvMarketTZ); s != "" {
+		loc, err := time.LoadLocation(s)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvMarketTZ, err)
+		}
+		cfg.Market = loc
+	}
 	return cfg, nil
 }
 
@@ -135,7 +196,7 @@ func New(cfg Config) (*contractapi.ContractChaincode, error) {
 	if err != nil {
 		return nil, err
 	}
-	probe := &ProbeContract{}
+	probe := &ProbeContract{c: c}
 	probe.Name = "probe"
 	cc, err := contractapi.NewChaincode(c, probe)
 	if err != nil {

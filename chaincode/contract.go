@@ -21,15 +21,25 @@ type Contract struct {
 	maxCommission int
 	maxSkew       time.Duration
 	clock         func() time.Time
+	market        *time.Location
 }
 
 type orgBinding struct {
-	msp   string
-	roles []trace.Role
+	msp      string
+	roles    []trace.Role
+	prefixes []string // GS1 company prefixes the MSP owns
 }
 
 func newContract(cfg Config) (*Contract, error) {
-	c := &Contract{maxCommission: cfg.MaxCommission, maxSkew: cfg.MaxClockSkew, clock: cfg.Clock}
+	c := &Contract{maxCommission: cfg.MaxCommission, maxSkew: cfg.MaxClockSkew, clock: cfg.Clock, market: cfg.Market}
+	if c.market == nil {
+		c.market = time.UTC
+	}
+	for msp := range cfg.OrgPrefixes {
+		if _, ok := cfg.OrgRoles[msp]; !ok {
+			return nil, fmt.Errorf("config: OrgPrefixes names MSP %s, which OrgRoles does not bind", msp)
+		}
+	}
 	if c.maxSkew == 0 {
 		c.maxSkew = DefaultMaxClockSkew
 	}
@@ -48,7 +58,7 @@ func newContract(cfg Config) (*Contract, error) {
 	}
 	sort.Strings(msps)
 	for _, msp := range msps {
-		b := orgBinding{msp: msp}
+		b := orgBinding{msp: msp, prefixes: slices.Clone(cfg.OrgPrefixes[msp])}
 		for _, r := range cfg.OrgRoles[msp] {
 			if !slices.Contains(trace.Roles, trace.Role(r)) {
 				return nil, fmt.Errorf("config: MSP %s: %q is not a role", msp, r)

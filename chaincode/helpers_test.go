@@ -64,7 +64,13 @@ const (
 	mfgNoGCP  = "mfgNoGCP"   // manufacturer without gcp
 	regNoGLN  = "regNoGLN"   // regulator without gln
 	mfgAdmin  = "pharmAdmin" // PharmacyMSP admin
+	rival     = "rival"      // RivalMSP, a second manufacturer organisation (prefix gcpR)
+	rivalA    = "rivalA"     // RivalMSP whose CA writes manufacturer A's prefix
+	mfgShort  = "mfgShort"   // ManufacturerMSP with a 4-digit prefix covering A's
 )
+
+// gcpR is the rival manufacturer organisation's own prefix.
+var gcpR = "7012345"
 
 var identitySpecs = map[string]struct {
 	msp   string
@@ -86,6 +92,18 @@ var identitySpecs = map[string]struct {
 	badGLN:    {"PharmacyMSP", map[string]string{"role": "pharmacist", "gln": "4000000002010"}},
 	strangerM: {"StrangerMSP", map[string]string{"role": "pharmacist", "gln": glnPH1}},
 	mfgNoGCP:  {"ManufacturerMSP", map[string]string{"role": "manufacturer", "gln": glnPlantA}},
+	rival:     {"RivalMSP", map[string]string{"role": "manufacturer", "gln": withCheck("701234500001"), "gcp": gcpR}},
+	rivalA:    {"RivalMSP", map[string]string{"role": "manufacturer", "gln": withCheck("701234500001"), "gcp": gcpA}},
+	mfgShort:  {"ManufacturerMSP", map[string]string{"role": "manufacturer", "gln": glnPlantA, "gcp": "4006"}},
+}
+
+// testConfig is DefaultConfig with the tests' organisations: the
+// manufacturer org owns prefixes A and B, a rival manufacturer org owns R.
+func testConfig() chaincode.Config {
+	cfg := chaincode.DefaultConfig()
+	cfg.OrgRoles["RivalMSP"] = []string{"manufacturer", "admin"}
+	cfg.OrgPrefixes = map[string][]string{"ManufacturerMSP": {gcpA, gcpB}, "RivalMSP": {gcpR}}
+	return cfg
 }
 
 var (
@@ -130,7 +148,7 @@ type net struct {
 
 func newNet(tb testing.TB) *net {
 	tb.Helper()
-	return newNetWith(tb, chaincode.DefaultConfig())
+	return newNetWith(tb, testConfig())
 }
 
 func newNetWith(tb testing.TB, cfg chaincode.Config) *net {

@@ -17,6 +17,7 @@ const (
 	objAnomaly       = "anomaly"        // id → trace.Anomaly
 	objAnomalyStatus = "anomaly-status" // status, id → 0x00 (index)
 	objAnomalyOrg    = "anomaly-org"    // reporting MSP, id → 0x00 (index)
+	objAnomalyOwner  = "anomaly-owner"  // product owner MSP, id → 0x00 (index)
 	objRequest       = "req"            // caller MSP, request ID → trace.RequestRecord
 )
 

@@ -161,14 +161,15 @@ func TestScannerFaultClassification(t *testing.T) {
 		near  string
 	}{
 		{"unknown serial, no evidence", scan(gtinA, "QQ1", "L1", expiry), trace.CodeUnknownSerial, trace.ClassCounterfeit, ""},
-		{"unknown serial with scanner warning", trace.Scan{GTIN: gtinA, Serial: "QQ1", Lot: "L1", Expiry: expiry, Warnings: []string{trace.WarnDroppedGS}}, trace.CodeUnknownSerial, trace.ClassScannerFault, ""},
+		// A warning is the client's claim, not evidence: it does not hide a counterfeit.
+		{"unknown serial with scanner warning", trace.Scan{GTIN: gtinA, Serial: "QQ1", Lot: "L1", Expiry: expiry, Warnings: []string{trace.WarnDroppedGS}}, trace.CodeUnknownSerial, trace.ClassCounterfeit, ""},
 		{"case-inverted serial exists", scan(gtinA, "aBy7", "L1", expiry), trace.CodeUnknownSerial, trace.ClassScannerFault, "AbY7"},
 		{"Y/Z-swapped serial exists", scan(gtinA, "AbZ7", "L1", expiry), trace.CodeUnknownSerial, trace.ClassScannerFault, "AbY7"},
 		{"both", scan(gtinA, "aBz7", "L1", expiry), trace.CodeUnknownSerial, trace.ClassScannerFault, "AbY7"},
 		{"caps-locked serial and lot", scan(gtinA, "yy9", "l1", expiry), trace.CodeUnknownBatch, trace.ClassScannerFault, "ZZ9"},
 		{"batch near miss", scan(gtinA, "S1", "l1", expiry), trace.CodeBatchMismatch, trace.ClassScannerFault, "L1"},
 		{"batch mismatch", scan(gtinA, "S1", "L7", expiry), trace.CodeBatchMismatch, trace.ClassCounterfeit, ""},
-		{"expiry mismatch with layout warning", trace.Scan{GTIN: gtinA, Serial: "S1", Lot: "L1", Expiry: "281230", Warnings: []string{trace.WarnKeyboardLayout}}, trace.CodeExpiryMismatch, trace.ClassScannerFault, ""},
+		{"expiry mismatch with layout warning", trace.Scan{GTIN: gtinA, Serial: "S1", Lot: "L1", Expiry: "281230", Warnings: []string{trace.WarnKeyboardLayout}}, trace.CodeExpiryMismatch, trace.ClassCounterfeit, ""},
 		{"unknown product", scan(withCheck("0"+gcpB+"09999"), "S1", "L1", expiry), trace.CodeUnknownProduct, trace.ClassCounterfeit, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

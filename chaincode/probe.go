@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/pharmatrace/pharmatrace/trace"
 )
 
 // ProbeContract is a deliberately trivial contract kept beside the business
@@ -14,17 +16,22 @@ import (
 // with role=admin may call it, and it writes only under its own key prefix.
 type ProbeContract struct {
 	contractapi.Contract
+	c *Contract // the business contract: its MSP → role binding applies here too
 }
 
-const probeKeyPrefix = "probe~"
+const (
+	probeKeyPrefix = "probe~"
+	probeMaxKey    = 128
+	probeMaxValue  = 4096
+)
 
 // Put stores value under key in the probe's own key space.
 func (p *ProbeContract) Put(ctx contractapi.TransactionContextInterface, key, value string) error {
-	if err := requireProbeAdmin(ctx); err != nil {
+	if err := p.requireAdmin(ctx); err != nil {
 		return err
 	}
-	if key == "" {
-		return errors.New("probe: key is empty")
+	if key == "" || len(key) > probeMaxKey || len(value) > probeMaxValue {
+		return fmt.Errorf("invalid request: probe: key must be 1-%d bytes and value at most %d bytes", probeMaxKey, probeMaxValue)
 	}
 	if err := ctx.GetStub().PutState(probeKeyPrefix+key, []byte(value)); err != nil {
 		return fmt.Errorf("probe: put %q: %w", key, err)
@@ -34,7 +41,7 @@ func (p *ProbeContract) Put(ctx contractapi.TransactionContextInterface, key, va
 
 // Get returns the value stored under key, or an error when there is none.
 func (p *ProbeContract) Get(ctx contractapi.TransactionContextInterface, key string) (string, error) {
-	if err := requireProbeAdmin(ctx); err != nil {
+	if err := p.requireAdmin(ctx); err != nil {
 		return "", err
 	}
 	b, err := ctx.GetStub().GetState(probeKeyPrefix + key)
@@ -47,12 +54,15 @@ func (p *ProbeContract) Get(ctx contractapi.TransactionContextInterface, key str
 	return string(b), nil
 }
 
-func requireProbeAdmin(ctx contractapi.TransactionContextInterface) error {
-	role, found, err := ctx.GetClientIdentity().GetAttributeValue("role")
+// requireAdmin admits an admin of a PharmaTrace organisation: the role
+// attribute is trusted only within the MSP → role binding, as for the
+// business contract (a non-member MSP claiming role=admin is refused).
+func (p *ProbeContract) requireAdmin(ctx contractapi.TransactionContextInterface) error {
+	a, _, err := p.c.caller(ctx)
 	if err != nil {
-		return fmt.Errorf("probe: read role attribute: %w", err)
+		return err
 	}
-	if !found || role != "admin" {
+	if a.Role != trace.RoleAdmin {
 		return errors.New("access denied: probe transactions need role=admin")
 	}
 	return nil

@@ -53,7 +53,7 @@ func (t *txn) ownedProduct(gtin string, regulatorToo bool) (*trace.Product, erro
 
 // newLot builds a lot record.
 func (t *txn) newLot(p *trace.Product, lot, expiry string, status trace.LotStatus) (trace.Lot, error) {
-	if trace.Expired(expiry, t.now) {
+	if trace.Expired(expiry, t.local()) {
 		return trace.Lot{}, trace.Conflict("lot %s: expiry %s is in the past", lot, expiry)
 	}
 	a := t.actor
@@ -143,7 +143,7 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 		return nil, trace.Conflict("lot %s has expiry %s, the request says %s", l.Lot, l.Expiry, req.Expiry)
 	case l.Status == trace.LotRecalled || l.Status == trace.LotWithdrawn:
 		return nil, trace.Conflict("lot %s is %s", l.Lot, l.Status)
-	case trace.Expired(l.Expiry, t.now):
+	case trace.Expired(l.Expiry, t.local()):
 		return nil, trace.Conflict("lot %s expired on %s", l.Lot, l.Expiry)
 	}
 	keys := make([]string, len(req.Serials))

@@ -1,9 +1,12 @@
 package chaincode
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pharmatrace/pharmatrace/trace"
@@ -28,7 +31,11 @@ func (t *txn) readablePack(gtin, serial string) (*trace.Pack, error) {
 	if p == nil {
 		return nil, trace.NotFound("pack %s/%s does not exist", gtin, serial)
 	}
-	if !t.canReadPack(p) {
+	ok, err := t.canReadPack(p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, trace.Denied("%s needs right %q, ownership of the product or custody of the pack; use Verify to check a pack", t.name, trace.RightReadAll)
 	}
 	return p, nil
@@ -96,6 +103,9 @@ func (c *Contract) getLot(t *txn, q *trace.LotQuery) (any, error) {
 	if l == nil {
 		return nil, trace.NotFound("lot %s of product %s is not registered", q.Lot, q.GTIN)
 	}
+	if !t.actor.Role.Has(trace.RightReadAll) && !t.ownsLot(l) {
+		l.PackCount = 0 // the batch size is the manufacturer's and the regulator's business
+	}
 	return &trace.GetLotResult{Lot: *l}, nil
 }
 
@@ -128,12 +138,12 @@ func (c *Contract) getAnomaly(t *txn, q *trace.AnomalyQuery) (any, error) {
 		return nil, trace.NotFound("anomaly %s does not exist", q.ID)
 	}
 	if !t.canSeeAnomaly(a) {
-		return nil, trace.Denied("%s needs right %q or to be the reporting organisation", t.name, trace.RightReadAll)
+		return nil, trace.Denied("%s needs right %q, to be the reporting organisation or to own the product", t.name, trace.RightReadAll)
 	}
 	return &trace.GetAnomalyResult{Anomaly: *a}, nil
 }
 
-// getRequest looks up one of the caller organisation's request IDs.
+// getRequest looks up one of the caller's request IDs.
 func (c *Contract) getRequest(t *txn, q *trace.RequestQuery) (any, error) {
 	k, err := key(objRequest, t.actor.MSP, q.RequestID)
 	if err != nil {
@@ -147,13 +157,23 @@ func (c *Contract) getRequest(t *txn, q *trace.RequestQuery) (any, error) {
 	if !found {
 		return &trace.GetRequestResult{}, nil
 	}
+	// Another caller's request ID: its outcome is not the caller's (the
+	// organisation's admin may read them all).
+	if r.Actor != t.actor && t.actor.Role != trace.RoleAdmin {
+		return nil, trace.Conflict("request ID %q belongs to another caller (%s, role %s, site %s)", q.RequestID, r.Actor.MSP, r.Actor.Role, r.Actor.GLN)
+	}
 	return &trace.GetRequestResult{Found: true, Request: &r}, nil
 }
 
 // page runs one paginated partial-composite-key query. The bookmark handed
-// to clients is the base64url of the next key; it must lie inside the
-// queried prefix, so a forged bookmark cannot reach another record type.
-func (t *txn) page(objectType string, attrs []string, size int, bookmark string, each func(k string, v []byte) error) (string, error) {
+// to clients is the next key, tagged with a hash of the caller's MSP and
+// the query's filter (filter: the query's canonical JSON without its
+// bookmark); it must carry the same tag and lie inside the queried prefix,
+// so a bookmark cannot be replayed with another filter, by another
+// organisation, or to reach another record type. Queries that page over
+// records the caller may not read are refused before they get here, so no
+// bookmark names a record the caller may not read.
+func (t *txn) page(objectType string, attrs []string, filter any, size int, bookmark string, each func(k string, v []byte) error) (string, error) {
 	if size == 0 {
 		size = trace.DefaultPageSize
 	}
@@ -161,13 +181,19 @@ func (t *txn) page(objectType string, attrs []string, size int, bookmark string,
 	if err != nil {
 		return "", trace.Invalid("", "%v", err)
 	}
+	fj, err := json.Marshal(filter)
+	if err != nil {
+		return "", fmt.Errorf("encode filter: %w", err)
+	}
+	sum := sha256.Sum256([]byte(t.actor.MSP + "\x00" + prefix + "\x00" + string(fj)))
+	tag := sum[:8]
 	raw := ""
 	if bookmark != "" {
 		b, err := base64.RawURLEncoding.DecodeString(bookmark)
-		if err != nil || !strings.HasPrefix(string(b), prefix) {
-			return "", trace.Invalid("bookmark", "is not a bookmark of this query")
+		if err != nil || len(b) < len(tag) || !bytes.Equal(b[:len(tag)], tag) || !strings.HasPrefix(string(b[len(tag):]), prefix) {
+			return "", trace.Invalid("bookmark", "is not a bookmark of this query (same filter, same organisation)")
 		}
-		raw = string(b)
+		raw = string(b[len(tag):])
 	}
 	it, md, err := t.stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(size), raw)
 	if err != nil {
@@ -186,7 +212,7 @@ func (t *txn) page(objectType string, attrs []string, size int, bookmark string,
 	if md == nil || md.GetBookmark() == "" {
 		return "", nil
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(md.GetBookmark())), nil
+	return base64.RawURLEncoding.EncodeToString(append(slices.Clip(tag), md.GetBookmark()...)), nil
 }
 
 func anomalyMatches(a *trace.Anomaly, q *trace.ListAnomaliesQuery) bool {
@@ -226,6 +252,10 @@ func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, erro
 		ids   []string
 	)
 	switch {
+	case q.Owned && t.actor.Role != trace.RoleManufacturer:
+		return nil, trace.Invalid("owned", "lists the anomalies about a manufacturer's own products; the caller is %s", t.actor.Role)
+	case q.Owned:
+		obj, attrs = objAnomalyOwner, []string{t.actor.MSP}
 	case !t.actor.Role.Has(trace.RightReadAll):
 		obj, attrs = objAnomalyOrg, []string{t.actor.MSP}
 	case q.Status != "":
@@ -252,7 +282,9 @@ func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, erro
 			return nil
 		}
 	}
-	bm, err := t.page(obj, attrs, q.PageSize, q.Bookmark, viaIndex)
+	filter := *q
+	filter.Bookmark, filter.PageSize = "", 0
+	bm, err := t.page(obj, attrs, filter, q.PageSize, q.Bookmark, viaIndex)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +302,7 @@ func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, erro
 		if err != nil {
 			return nil, err
 		}
-		if a != nil {
+		if a != nil && t.canSeeAnomaly(a) {
 			add(a)
 		}
 	}
@@ -279,11 +311,24 @@ func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, erro
 }
 
 // listPacksByLot pages through a lot's packs (serial order) via the lot
-// index: everything for the regulator and the owning manufacturer, the
-// packs they may read for others.
+// index: only for the regulator and the owning manufacturer. A lot's
+// serials are the secret that makes a code unforgeable; anyone else paging
+// through them (even with the records hidden, the bookmark names the next
+// serial) could print packs that verify.
 func (c *Contract) listPacksByLot(t *txn, q *trace.ListPacksByLotQuery) (any, error) {
+	if !t.actor.Role.Has(trace.RightReadAll) {
+		l, err := t.lot(q.GTIN, q.Lot)
+		if err != nil {
+			return nil, err
+		}
+		if l == nil || !t.ownsLot(l) {
+			return nil, trace.Denied("%s lists a lot's serials: only the regulator and the lot's manufacturer may", t.name)
+		}
+	}
+	filter := *q
+	filter.Bookmark, filter.PageSize = "", 0
 	var serials []string
-	bm, err := t.page(objPackByLot, []string{q.GTIN, q.Lot}, q.PageSize, q.Bookmark, func(k string, _ []byte) error {
+	bm, err := t.page(objPackByLot, []string{q.GTIN, q.Lot}, filter, q.PageSize, q.Bookmark, func(k string, _ []byte) error {
 		_, parts, err := t.stub.SplitCompositeKey(k)
 		if err != nil || len(parts) != 3 {
 			return fmt.Errorf("ledger: bad index key %q", printable(k))
@@ -304,7 +349,7 @@ func (c *Contract) listPacksByLot(t *txn, q *trace.ListPacksByLotQuery) (any, er
 	}
 	res := &trace.ListPacksByLotResult{Packs: []trace.Pack{}, Bookmark: bm}
 	for _, p := range packs {
-		if p != nil && (q.State == "" || p.State == q.State) && t.canReadPack(p) {
+		if p != nil && (q.State == "" || p.State == q.State) {
 			res.Packs = append(res.Packs, *p)
 		}
 	}

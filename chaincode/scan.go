@@ -22,7 +22,7 @@ func (t *txn) lookupScan(s trace.Scan) (*trace.Pack, *trace.Lot, trace.Verdict, 
 		if err != nil {
 			return nil, nil, trace.Verdict{}, err
 		}
-		return p, l, trace.CheckScanData(s, p), nil
+		return p, l, trace.CheckScanData(s, p, t.now), nil
 	}
 	ref := s.Ref()
 	lotRef := trace.LotRef{GTIN: s.GTIN, Lot: s.Lot}
@@ -109,12 +109,41 @@ func (c *Contract) verify(t *txn, req *trace.VerifyRequest) (any, error) {
 	if p != nil {
 		res.Pack = t.statusOf(p, l)
 		if v.OK() {
-			v = trace.Assess(p, l, t.actor, t.now)
+			v = trace.Assess(p, l, t.actor, t.local())
 		}
 	}
 	res.Outcome = outcomeOf(v, "pack verified")
+	readable := false
+	if p != nil {
+		if readable, err = t.canReadPack(p); err != nil {
+			return nil, err
+		}
+	}
 	res.Findings = v.Findings
+	if !readable && !t.actor.Role.Has(trace.RightReadAll) {
+		res.Findings = redact(v.Findings)
+	}
 	return res, nil
+}
+
+// redact strips from findings what the caller may not know about a pack it
+// may not read: who holds it or changed it, and which near-miss serials or
+// lots exist (an oracle for valid codes). The anomalies recorded for the
+// regulator keep everything.
+func redact(fs []trace.Finding) []trace.Finding {
+	out := make([]trace.Finding, len(fs))
+	for i, f := range fs {
+		f.Evidence.Counterpart = nil
+		if len(f.Evidence.NearMiss) > 0 {
+			f.Evidence.NearMiss = nil
+			f.Evidence.Message = "the scanned data differs from a pack on the ledger only by letter case or a Y/Z swap: probable scanner fault"
+		} else if f.Evidence.Counterpart != nil || f.Code == trace.AnomalyClone || f.Code == trace.AnomalyCustodyMismatch ||
+			f.Code == trace.AnomalyInactivePack || f.Code == trace.AnomalyDiversion {
+			f.Evidence.Message = string(f.Code) + ": details are recorded for the regulator"
+		}
+		out[i] = f
+	}
+	return out
 }
 
 // reportScan is Verify committed: its findings become anomalies.
@@ -127,7 +156,7 @@ func (c *Contract) reportScan(t *txn, req *trace.ScanRequest) (trace.Result, err
 	if p != nil {
 		res.Pack = t.statusOf(p, l)
 		if v.OK() {
-			v = trace.Assess(p, l, t.actor, t.now)
+			v = trace.Assess(p, l, t.actor, t.local())
 		}
 	}
 	if err := t.record(withScan(v.Findings, req.Scan)); err != nil {
@@ -166,19 +195,19 @@ func (t *txn) scanAction(s trace.Scan, okMsg string, apply func(trace.Pack, *tra
 
 func (c *Contract) dispense(t *txn, req *trace.ScanRequest) (trace.Result, error) {
 	return t.scanAction(req.Scan, "pack dispensed", func(p trace.Pack, l *trace.Lot) (trace.Pack, trace.Verdict) {
-		return trace.Dispense(p, l, t.actor, t.now, t.txID)
+		return trace.Dispense(p, l, t.actor, t.local(), t.txID)
 	})
 }
 
 func (c *Contract) decommission(t *txn, req *trace.DecommissionRequest) (trace.Result, error) {
 	return t.scanAction(req.Scan, "pack decommissioned ("+string(req.Reason)+")", func(p trace.Pack, l *trace.Lot) (trace.Pack, trace.Verdict) {
-		return trace.Decommission(p, l, t.actor, req.Reason, t.now, t.txID)
+		return trace.Decommission(p, l, t.actor, req.Reason, t.local(), t.txID)
 	})
 }
 
 func (c *Contract) undo(t *txn, req *trace.ScanRequest) (trace.Result, error) {
 	return t.scanAction(req.Scan, "pack reactivated", func(p trace.Pack, l *trace.Lot) (trace.Pack, trace.Verdict) {
-		return trace.Undo(p, l, t.actor, t.now, t.txID)
+		return trace.Undo(p, l, t.actor, t.local(), t.txID)
 	})
 }
 

@@ -166,8 +166,35 @@ func (t *txn) saveAnomaly(a trace.Anomaly, prev *trace.Anomaly) error {
 			return err
 		}
 		t.putRaw(k, indexValue)
+		if a.ProductOwner != "" && a.ProductOwner != a.ReportedBy.MSP {
+			k, err := key(objAnomalyOwner, a.ProductOwner, a.ID)
+			if err != nil {
+				return err
+			}
+			t.putRaw(k, indexValue)
+		}
 	}
 	return nil
+}
+
+// productOwner returns the MSP owning the product a finding is about ("":
+// unknown product, or no product named).
+func (t *txn) productOwner(f trace.Finding) (string, error) {
+	gtin := ""
+	switch {
+	case f.Pack != nil:
+		gtin = f.Pack.GTIN
+	case f.Lot != nil:
+		gtin = f.Lot.GTIN
+	}
+	if gtin == "" {
+		return "", nil
+	}
+	p, err := t.product(gtin)
+	if err != nil || p == nil {
+		return "", err
+	}
+	return p.OwnerMSP, nil
 }
 
 // record turns findings into new anomalies (IDs from the transaction ID and
@@ -176,6 +203,11 @@ func (t *txn) record(fs []trace.Finding) error {
 	for _, f := range fs {
 		id := trace.AnomalyID(t.txID, t.now, len(t.anomalies))
 		a := trace.NewAnomaly(f, id, t.name, t.txID, t.actor, t.now)
+		owner, err := t.productOwner(f)
+		if err != nil {
+			return err
+		}
+		a.ProductOwner = owner
 		if err := t.saveAnomaly(a, nil); err != nil {
 			return err
 		}
@@ -188,6 +220,6 @@ func (t *txn) record(fs []trace.Finding) error {
 func (t *txn) statusOf(p *trace.Pack, l *trace.Lot) *trace.PackStatus {
 	return &trace.PackStatus{
 		GTIN: p.GTIN, Serial: p.Serial, Lot: p.Lot, Expiry: p.Expiry, State: p.State, Reason: p.Reason,
-		LotStatus: l.Status, Expired: trace.Expired(p.Expiry, t.now), StateChangedAt: p.StateChangedAt,
+		LotStatus: l.Status, Expired: trace.Expired(p.Expiry, t.local()), StateChangedAt: p.StateChangedAt,
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 
@@ -70,6 +72,10 @@ func (c *Contract) begin(ctx TxCtx, name string) (*txn, error) {
 	}, nil
 }
 
+// local is the transaction time in the market's time zone: the calendar
+// that decides expiry. Records store UTC.
+func (t *txn) local() time.Time { return t.now.In(t.c.market) }
+
 // checkClock refuses a proposal whose timestamp is further than the
 // configured skew from this endorser's own clock. The check is not
 // deterministic across peers, and need not be: it only decides whether this
@@ -98,38 +104,58 @@ func (t *txn) notBefore(what string, last time.Time) error {
 	return nil
 }
 
-// decode parses arg strictly (unknown fields and trailing data rejected) and
-// validates it.
+// decode parses arg strictly and validates it. Strict means: exactly one
+// JSON object, member names matched case-sensitively, unknown and
+// duplicate members rejected, invalid UTF-8 rejected. encoding/json would
+// match "SERIAL" to the serial field and keep the last of two "serial"
+// members, so a client could make the logged request differ from the one
+// applied ({"serial":"S1","SERIAL":"S2"} dispensed S2).
 func decode(arg string, req trace.Request) error {
 	if strings.TrimSpace(arg) == "" {
 		return trace.Invalid("", "the argument is empty (want a JSON object)")
 	}
-	dec := json.NewDecoder(strings.NewReader(arg))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(req); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return trace.Invalid(jsonPath(te.Field), "must be %s, not %s", te.Type, te.Value)
-		}
-		return trace.Invalid("", "%s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return trace.Invalid("", "unexpected data after the JSON object")
+	if err := jsonv2.Unmarshal([]byte(arg), req, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return decodeError(err)
 	}
 	return req.Validate()
 }
 
-// jsonPath drops the Go names of embedded structs (RequestHeader, Scan)
-// from an UnmarshalTypeError field path: JSON names are lowerCamelCase.
-func jsonPath(p string) string {
-	parts := strings.Split(p, ".")
-	out := parts[:0]
-	for _, s := range parts {
-		if s != "" && !(s[0] >= 'A' && s[0] <= 'Z') {
-			out = append(out, s)
+// decodeError turns a JSON decoding error into an invalid-request error
+// naming the member (a JSON Pointer turned into a dotted path).
+func decodeError(err error) error {
+	var (
+		se  *jsonv2.SemanticError
+		syn *jsontext.SyntacticError
+	)
+	switch {
+	case errors.As(err, &se):
+		at := se.JSONPointer
+		switch {
+		case errors.Is(se.Err, jsonv2.ErrUnknownName):
+			return trace.Invalid(pointerPath(at.Parent()), "unknown field %q", at.LastToken())
+		case se.Err == nil && se.GoType != nil && se.JSONKind != 0:
+			return trace.Invalid(pointerPath(at), "must be %s, not %s", se.GoType, se.JSONKind)
+		case se.Err != nil:
+			return trace.Invalid(pointerPath(at), "%s", se.Err)
 		}
+		return trace.Invalid(pointerPath(at), "%s", strings.TrimPrefix(se.Error(), "json: "))
+	case errors.As(err, &syn):
+		msg := syn.Err.Error()
+		switch {
+		case strings.Contains(msg, "after top-level value"):
+			return trace.Invalid("", "unexpected data after the JSON object")
+		case strings.HasPrefix(msg, "duplicate object member name"):
+			return trace.Invalid(pointerPath(syn.JSONPointer.Parent()), "duplicate field %q", syn.JSONPointer.LastToken())
+		}
+		return trace.Invalid(pointerPath(syn.JSONPointer), "%s", msg)
 	}
-	return strings.Join(out, ".")
+	return trace.Invalid("", "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// pointerPath renders a JSON Pointer as the dotted field path of messages
+// ("/scan/serial" → "scan.serial", "/serials/3" → "serials.3").
+func pointerPath(p jsontext.Pointer) string {
+	return strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", ".")
 }
 
 // requiredRight is the right a request needs.
@@ -173,6 +199,12 @@ func submit[R trace.WriteRequest](c *Contract, ctx TxCtx, name, arg string, req 
 		return "", err
 	}
 	if found {
+		// A request ID belongs to the caller that used it first: another
+		// site, role or user of the same organisation reusing it gets a
+		// conflict, never that caller's outcome.
+		if prev.Actor != t.actor {
+			return "", trace.Conflict("request ID %q was already used by another caller (%s, role %s, site %s); choose a new one", t.reqID, prev.Actor.MSP, prev.Actor.Role, prev.Actor.GLN)
+		}
 		if prev.SHA256 != hash {
 			return "", trace.Conflict("request ID %q was already used by %s (transaction %s) with a different payload", t.reqID, prev.Transaction, prev.TxID)
 		}

@@ -43,15 +43,17 @@ func epcSerialOK(s string, max int) bool {
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // dlEscape percent-encodes the characters an EPC URI component may carry
-// literally but a Digital Link path segment may not: ! ( ) * + , :.
+// literally but the reference implementation's Digital Link form escapes:
+// + , :. The sub-delimiters ! ' ( ) * stay as they are, as in the
+// reference's published examples (and gs1.EscapeDigitalLinkValue).
 func dlEscape(s string) string {
-	if !strings.ContainsAny(s, "!()*+,:") {
+	if !strings.ContainsAny(s, "+,:") {
 		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
-		case '!', '(', ')', '*', '+', ',', ':':
+		case '+', ',', ':':
 			b.WriteByte('%')
 			b.WriteByte("0123456789ABCDEF"[c>>4])
 			b.WriteByte("0123456789ABCDEF"[c&15])

@@ -52,7 +52,9 @@ func TestCanonicalTime(t *testing.T) {
 func TestCanonicalIdentifier(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/10614141073464/21/2017"},
-		{"urn:epc:id:sgtin:9506000.013435.A%2FB!", "https://id.gs1.org/01/09506000134352/21/A%2FB%21"},
+		// ! stays unescaped, as in the reference's epclist_normalisation example.
+		{"urn:epc:id:sgtin:9506000.013435.A%2FB!", "https://id.gs1.org/01/09506000134352/21/A%2FB!"},
+		{"urn:epc:id:sgtin:9506000.013435.A+B,C:D", "https://id.gs1.org/01/09506000134352/21/A%2BB%2CC%3AD"},
 		{"urn:epc:id:sscc:4012345.1112223334", "https://id.gs1.org/00/140123451122233341"},
 		{"urn:epc:id:sgln:0614141.07346.1234", "https://id.gs1.org/414/0614141073467/254/1234"},
 		{"urn:epc:id:sgln:4012345.00022.0", "https://id.gs1.org/414/4012345000221"},
@@ -127,8 +129,24 @@ func TestEPCURIs(t *testing.T) {
 			t.Errorf("parseID(%q) succeeded", bad)
 		}
 	}
-	if u, _ := DigitalLinkSGTIN(fxGTIN, "A/B'1"); u != "https://id.gs1.org/01/09506000134352/21/A%2FB%271" {
+	if u, _ := DigitalLinkSGTIN(fxGTIN, "A/B'1"); u != "https://id.gs1.org/01/09506000134352/21/A%2FB'1" {
 		t.Errorf("Digital Link %s", u)
+	}
+	// A pack named by its Digital Link URI or by its SGTIN EPC URI hashes
+	// alike, also when the serial holds ! ' ( ) *, which the reference
+	// implementation leaves unescaped in both.
+	for _, ser := range []string{"S1", "A!B", "X'(1)*", "6789!()"} {
+		dl, err := DigitalLinkSGTIN(fxGTIN, ser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epc, err := SGTIN(fxGTIN, ser, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := canonicalIdentifier(dl), canonicalIdentifier(epc); a != b {
+			t.Errorf("serial %q: Digital Link canonical %s, SGTIN canonical %s", ser, a, b)
+		}
 	}
 }
 

@@ -68,7 +68,8 @@
 //	ObjectEvent OBSERVE receiving             Receive of the shipment the desadv names
 //	ObjectEvent OBSERVE dispensing            Dispense, one per pack
 //	ObjectEvent DELETE|OBSERVE destroying     Decommission destroyed, one per pack
-//	ObjectEvent OBSERVE decommissioning       Decommission, one per pack, reason from
+//	ObjectEvent OBSERVE|DELETE decommissioning
+//	                                          Decommission, one per pack, reason from
 //	                                          pharmatrace:decommissionReason (else stolen for disposition stolen)
 //	ObjectEvent OBSERVE stocking, active      Undo, one per pack
 //
@@ -84,8 +85,21 @@
 // importing the same document twice sends the same requests and the
 // ledger answers the second time with the original outcomes. Everything
 // else (other business steps, class-level quantities, unpacking, nested
-// aggregation, error declarations, sensor events...) is rejected with a
-// reason, never dropped silently. Report collects applied, skipped and
+// aggregation, error declarations...) is rejected with a reason, never
+// dropped silently. So is an event of an applied step that carries a fact
+// the ledger cannot record, the reason naming the field: sensorElementList
+// (readings, cold-chain alarms such as ALARM_CONDITION),
+// persistentDisposition, or a disposition other than the step's ordinary
+// ones (receiving: in_progress, sellable_accessible, sellable_not_accessible;
+// dispensing: dispensed; shipping: in_transit; commissioning and stocking:
+// active; packing: in_progress, container_closed; destroying: destroyed;
+// decommissioning: inactive, stolen), so damaged, non_sellable_*, expired,
+// recalled or partially_dispensed packs are rejected rather than imported as
+// plain receipts or dispensings (PharmaTrace records such facts through its
+// own recall and anomaly workflows, not from imported events). eventTime
+// must be a date-time with time zone and eventTimeZoneOffset ±HH:MM. An
+// event's own @context adds its prefixes to the document's, for its hash
+// and for the extensions import reads. Report collects applied, skipped and
 // rejected events. Package epcis/importer applies the plans: in
 // dependency-preserving segments, concurrently within a segment, with
 // consecutive one-pack commissioning events merged into one write.
@@ -95,25 +109,30 @@
 // Context.EventID computes the EPCIS Event Hash ID of CBV 2.0 ("Canonical
 // event hash"), ni:///sha-256;{hex}?ver=CBV2.0, from a pre-hash string
 // (Context.PreHash): the event type, the standard fields in the canonical
-// property order, then ILMD and user extensions, all sorted where the
-// algorithm sorts, with timestamps in UTC at millisecond precision, bare
-// CBV values and CBV 1.x URNs as CBV Web URIs, numbers without trailing
-// zeros, and every EPC URI or GS1 Digital Link URI in constrained canonical
-// Digital Link form. The tests check it against the examples published
-// with the reference implementation (github.com/RalphTro/epcis-event-hash-
-// generator); see testdata/eventhash/SOURCES.md. Where the algorithm text
-// and the reference implementation differ, the published examples decide
-// (a business transaction's or source's type precedes its value; sensor
-// elements carry no "sensorElementList" label; cbvmda keys hash under the
-// XML namespace urn:epcglobal:cbv:mda unless the document's own @context
-// redefines the prefix). Known deviations from the reference
-// implementation, none of which affects the events PharmaTrace exports or
-// imports: bare CBV values are expanded only in the fields the EPCIS
-// context types as vocabulary (the reference expands any matching string);
-// a timestamp with an exact half millisecond is rounded up as the algorithm
-// text says (the reference rounds half to even); user extensions nested in
-// sensor elements stay with their element (algorithm rule 21); JSON null
-// contributes the bare key.
+// property order, then ILMD, then the user extensions nested in standard
+// fields (each block prefixed with the field's name, in the property order:
+// quantity lists, persistentDisposition, readPoint, bizLocation, sensor
+// elements with their sensorMetadata and sensorReport), then the event's own
+// user extensions, all sorted where the algorithm sorts, with timestamps in
+// UTC at millisecond precision, bare CBV values and CBV 1.x URNs as CBV Web
+// URIs, numbers without trailing zeros, and every EPC URI or GS1 Digital
+// Link URI in constrained canonical Digital Link form (! ' ( ) * of an EPC
+// component stay unescaped, + , : become %2B %2C %3A). The golden test
+// checks it against every JSON example published with the reference
+// implementation's current test set (github.com/RalphTro/epcis-event-hash-
+// generator, documents/ and expected/CBV2.0/); see
+// testdata/eventhash/README.md. Where the algorithm text and the reference
+// implementation differ, the published examples decide (a business
+// transaction's or source's type precedes its value; sensor elements carry no
+// "sensorElementList" label; nested user extensions move after ILMD; cbvmda
+// keys hash under the XML namespace urn:epcglobal:cbv:mda unless the
+// document's own @context redefines the prefix; certificationInfo does not
+// take part). Known deviations from the reference implementation, none of
+// which affects the events PharmaTrace exports or imports: bare CBV values
+// are expanded only in the fields the EPCIS context types as vocabulary (the
+// reference expands any matching string); masterDataAvailableFor is hashed
+// as a plain user extension (the reference normalises it with the GS1 Web
+// Vocabulary's JSON-LD context); JSON null contributes the bare key.
 //
 // # Suspect-product report
 //

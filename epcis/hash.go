@@ -47,6 +47,25 @@ func NewContext(jsonld any) *Context {
 	for k, v := range wellKnownPrefixes {
 		c.prefixes[k] = v
 	}
+	c.add(jsonld)
+	return c
+}
+
+// With returns the context of an event that carries its own "@context"
+// (jsonld, decoded): c's prefixes plus and overridden by the event's. c is
+// not changed.
+func (c *Context) With(jsonld any) *Context {
+	n := &Context{prefixes: make(map[string]string, len(c.prefixes)+4)}
+	for k, v := range c.prefixes {
+		n.prefixes[k] = v
+	}
+	n.add(jsonld)
+	return n
+}
+
+// add adds the prefixes of a decoded "@context" value; gs1 keeps its
+// meaning.
+func (c *Context) add(jsonld any) {
 	var add func(v any)
 	add = func(v any) {
 		switch v := v.(type) {
@@ -72,7 +91,6 @@ func NewContext(jsonld any) *Context {
 	}
 	add(jsonld)
 	c.prefixes["gs1"] = gs1WebVoc
-	return c
 }
 
 // expandKey turns a compact key "prefix:local" into "{namespace}local"
@@ -186,18 +204,45 @@ func (c *Context) PreHash(event map[string]any) (string, error) {
 			b.WriteString(f.render(c, f, v))
 		}
 	}
-	var rest []string
-	for k, v := range event {
-		if used[k] || ignoredKeys[k] || strings.HasPrefix(k, "@") {
+	// Then ILMD, the user extensions nested in standard fields (prefixed
+	// with the fields' names, in the canonical property order), and the
+	// event's own user extensions, sorted.
+	if v, ok := event["ilmd"]; ok {
+		for _, s := range c.generic("ilmd", v) {
+			b.WriteString(s)
+		}
+	}
+	for _, f := range eventOrder {
+		if v, ok := event[f.name]; ok && f.nested != nil {
+			b.WriteString(f.nested(c, f, v))
+		}
+	}
+	used["ilmd"] = true
+	b.WriteString(c.extensions(event, used))
+	return b.String(), nil
+}
+
+// extensions renders the members of obj that are neither in known nor
+// ignored (user extensions), sorted.
+func (c *Context) extensions(obj map[string]any, known map[string]bool) string {
+	var ext []string
+	for k, v := range obj {
+		if known[k] || ignoredKeys[k] || strings.HasPrefix(k, "@") {
 			continue
 		}
-		rest = append(rest, c.generic(c.expandKey(k), v)...)
+		ext = append(ext, c.generic(c.expandKey(k), v)...)
 	}
-	sort.Strings(rest)
-	for _, s := range rest {
-		b.WriteString(s)
+	sort.Strings(ext)
+	return strings.Join(ext, "")
+}
+
+// fieldNames is the set of the names of fs.
+func fieldNames(fs []field) map[string]bool {
+	m := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		m[f.name] = true
 	}
-	return b.String(), nil
+	return m
 }
 
 // field describes one standard field of the canonical property order.
@@ -208,6 +253,10 @@ type field struct {
 	vocab  *vocabulary // bare-value vocabulary
 	sub    []field     // ordered sub-fields of an object
 	expand func(string) string
+	// nested renders the user extensions inside the field (CBV 2.0: after
+	// ILMD, prefixed with the field's name); nil for fields that cannot
+	// hold any.
+	nested func(c *Context, f field, v any) string
 }
 
 var (
@@ -242,13 +291,13 @@ var eventOrder = []field{
 	plain("transformationID"),
 	{name: "bizStep", render: renderPlain, vocab: bizSteps},
 	{name: "disposition", render: renderPlain, vocab: dispositions},
-	{name: "persistentDisposition", render: renderPersistent},
-	{name: "readPoint", render: renderObject, sub: []field{plain("id")}},
-	{name: "bizLocation", render: renderObject, sub: []field{plain("id")}},
+	{name: "persistentDisposition", render: renderPersistent, sub: []field{plain("set"), plain("unset")}, nested: nestedObject},
+	{name: "readPoint", render: renderObject, sub: []field{plain("id")}, nested: nestedObject},
+	{name: "bizLocation", render: renderObject, sub: []field{plain("id")}, nested: nestedObject},
 	typed("bizTransactionList", "bizTransaction", bizTransactionTypes),
 	typed("sourceList", "source", sourceDestTypes),
 	typed("destinationList", "destination", sourceDestTypes),
-	{name: "sensorElementList", render: renderSensors},
+	{name: "sensorElementList", render: renderSensors, nested: nestedSensors},
 }
 
 func plain(name string) field { return field{name: name, render: renderPlain} }
@@ -256,7 +305,7 @@ func list(name, item string) field {
 	return field{name: name, render: renderList, item: item}
 }
 func quantities(name string) field {
-	return field{name: name, render: renderQuantities, sub: quantityElement}
+	return field{name: name, render: renderQuantities, sub: quantityElement, nested: nestedQuantities}
 }
 func typed(name, item string, v *vocabulary) field {
 	return field{name: name, render: renderTyped, item: item, vocab: v}
@@ -345,29 +394,87 @@ func renderList(c *Context, f field, v any) string {
 	return joinSorted(f.name, items)
 }
 
-// ordered renders the sub-fields of obj in order, then its other members
-// (extensions) sorted.
+// ordered renders the sub-fields of obj in order; user extensions inside
+// obj are rendered separately (nested).
 func (c *Context) ordered(obj map[string]any, sub []field) string {
 	var b strings.Builder
-	known := make(map[string]bool, len(sub))
 	for _, f := range sub {
-		known[f.name] = true
 		if v, ok := obj[f.name]; ok {
 			b.WriteString(f.render(c, f, v))
 		}
 	}
-	var ext []string
-	for k, v := range obj {
-		if known[k] || ignoredKeys[k] || strings.HasPrefix(k, "@") {
+	return b.String()
+}
+
+// nestedObject renders the user extensions of an object field (readPoint,
+// bizLocation, persistentDisposition) as the field's name followed by them.
+func nestedObject(c *Context, f field, v any) string {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	if s := c.extensions(obj, fieldNames(f.sub)); s != "" {
+		return f.name + s
+	}
+	return ""
+}
+
+// nestedQuantities renders the user extensions of the quantity elements of
+// a quantity list, in document order.
+func nestedQuantities(c *Context, f field, v any) string {
+	arr, _ := v.([]any)
+	var b strings.Builder
+	for _, x := range arr {
+		if obj, ok := x.(map[string]any); ok {
+			if s := c.extensions(obj, fieldNames(f.sub)); s != "" {
+				b.WriteString("quantityElement" + s)
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return f.name + b.String()
+}
+
+var (
+	sensorMetadataNames = fieldNames(sensorMetadata)
+	sensorReportNames   = fieldNames(sensorReport)
+	sensorElementNames  = map[string]bool{"sensorMetadata": true, "sensorReport": true}
+)
+
+// nestedSensors renders the user extensions of each sensor element, in
+// document order: "sensorElement", then those of its sensorMetadata and of
+// each sensorReport (each prefixed with its name), then its own, sorted.
+// As in the standard part, no "sensorElementList" label precedes them.
+func nestedSensors(c *Context, f field, v any) string {
+	arr, _ := v.([]any)
+	var out strings.Builder
+	for _, x := range arr {
+		obj, ok := x.(map[string]any)
+		if !ok {
 			continue
 		}
-		ext = append(ext, c.generic(c.expandKey(k), v)...)
+		var b strings.Builder
+		if md, ok := obj["sensorMetadata"].(map[string]any); ok {
+			if s := c.extensions(md, sensorMetadataNames); s != "" {
+				b.WriteString("sensorMetadata" + s)
+			}
+		}
+		rs, _ := obj["sensorReport"].([]any)
+		for _, r := range rs {
+			if rm, ok := r.(map[string]any); ok {
+				if s := c.extensions(rm, sensorReportNames); s != "" {
+					b.WriteString("sensorReport" + s)
+				}
+			}
+		}
+		b.WriteString(c.extensions(obj, sensorElementNames))
+		if b.Len() > 0 {
+			out.WriteString("sensorElement" + b.String())
+		}
 	}
-	sort.Strings(ext)
-	for _, s := range ext {
-		b.WriteString(s)
-	}
-	return b.String()
+	return out.String()
 }
 
 func renderObject(c *Context, f field, v any) string {
@@ -404,7 +511,8 @@ func renderTyped(c *Context, f field, v any) string {
 		if !ok {
 			continue
 		}
-		s := c.ordered(obj, []field{{name: "type", render: renderPlain, vocab: f.vocab}, plain(f.item)})
+		sub := []field{{name: "type", render: renderPlain, vocab: f.vocab}, plain(f.item)}
+		s := c.ordered(obj, sub) + c.extensions(obj, fieldNames(sub))
 		if s != "" {
 			items = append(items, s)
 		}
@@ -436,7 +544,8 @@ func renderPersistent(c *Context, f field, v any) string {
 }
 
 // renderSensors renders each sensor element as "sensorElement" +
-// sensorMetadata + sensor reports (sorted) + extensions; elements sorted.
+// sensorMetadata + sensor reports (sorted); elements sorted. Their user
+// extensions come after ILMD (nestedSensors).
 // As in the reference implementation's current output, no
 // "sensorElementList" label precedes them.
 func renderSensors(c *Context, f field, v any) string {
@@ -464,15 +573,6 @@ func renderSensors(c *Context, f field, v any) string {
 		}
 		sort.Strings(reports)
 		b.WriteString(strings.Join(reports, ""))
-		var ext []string
-		for k, v := range obj {
-			if k == "sensorMetadata" || k == "sensorReport" || ignoredKeys[k] || strings.HasPrefix(k, "@") {
-				continue
-			}
-			ext = append(ext, c.generic(c.expandKey(k), v)...)
-		}
-		sort.Strings(ext)
-		b.WriteString(strings.Join(ext, ""))
 		if b.Len() > 0 {
 			elems = append(elems, "sensorElement"+b.String())
 		}

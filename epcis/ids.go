@@ -59,7 +59,8 @@ func SGTIN(gtin, serial string, companyPrefixLen int) (string, error) {
 
 // DigitalLinkSGTIN returns the canonical GS1 Digital Link URI of a pack:
 // https://id.gs1.org/01/{GTIN-14}/21/{serial}, the serial percent-encoded
-// except for A-Z a-z 0-9 - . _ ~ (GS1 Digital Link URI Syntax 1.2).
+// by gs1.EscapeDigitalLinkValue (all but A-Z a-z 0-9 - . _ ~ ! ' ( ) *, as
+// the event hash reference implementation writes it).
 func DigitalLinkSGTIN(gtin, serial string) (string, error) {
 	g, ok := gs1.NormalizeGTIN(gtin)
 	if !ok {

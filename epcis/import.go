@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -88,7 +89,8 @@ func (p *Planned) RequestIDs() []string {
 type Reader struct {
 	dec    *json.Decoder
 	opt    ImportOptions
-	ctx    *Context
+	ctx    *Context                    // the document's @context
+	cur    *Context                    // the event being planned: ctx and the event's own @context
 	packs  map[trace.PackRef]lotExpiry // packs commissioned by the document
 	index  int
 	open   int  // JSON objects open around the event list
@@ -319,19 +321,34 @@ func (r *Reader) plan(i int, ev map[string]any) (Planned, error) {
 		p.Rejection = &Rejection{EventIndex: i, EventID: p.EventID, Reason: fmt.Sprintf(format, args...)}
 		return p, nil
 	}
-	id, _, err := r.ctx.EventID(ev)
+	// An event may declare prefixes of its own (event-level @context):
+	// they count for its hash and for the extensions import reads.
+	r.cur = r.ctx
+	if c, ok := ev["@context"]; ok {
+		r.cur = r.ctx.With(c)
+	}
+	id, _, err := r.cur.EventID(ev)
 	if err != nil {
 		return reject("%v", err)
 	}
 	p.EventID = id
 	reqID := RequestID(id)
+	if err := checkTimes(ev); err != nil {
+		return reject("%v", err)
+	}
 	if _, ok := ev["errorDeclaration"]; ok {
 		return reject("the event carries an errorDeclaration (it corrects an earlier event); the ledger cannot retract or correct recorded events")
+	}
+	if err := unrepresented(ev); err != nil {
+		return reject("%v", err)
 	}
 	if p.Site, err = site(ev); err != nil {
 		return reject("%v", err)
 	}
 	disp, _ := dispositions.bare(str(ev["disposition"]), "disp")
+	if err := checkDisposition(p.Type, p.BizStep, disp); err != nil {
+		return reject("%v", err)
+	}
 	var ops []Op
 	switch {
 	case p.Type == "ObjectEvent" && p.Action == "ADD" && p.BizStep == "commissioning":
@@ -344,7 +361,7 @@ func (r *Reader) plan(i int, ev map[string]any) (Planned, error) {
 		ops, err = r.planStatus(ev, reqID, trace.TxDispense, "")
 	case p.Type == "ObjectEvent" && p.BizStep == "destroying" && (p.Action == "DELETE" || p.Action == "OBSERVE"):
 		ops, err = r.planStatus(ev, reqID, trace.TxDecommission, trace.ReasonDestroyed)
-	case p.Type == "ObjectEvent" && p.Action == "OBSERVE" && p.BizStep == "decommissioning":
+	case p.Type == "ObjectEvent" && (p.Action == "OBSERVE" || p.Action == "DELETE") && p.BizStep == "decommissioning":
 		var reason trace.Reason
 		if reason, err = r.decommissionReason(ev, disp); err == nil {
 			ops, err = r.planStatus(ev, reqID, trace.TxDecommission, reason)
@@ -357,7 +374,7 @@ func (r *Reader) plan(i int, ev map[string]any) (Planned, error) {
 		err = errors.New("unpacking (AggregationEvent DELETE) cannot be represented: the ledger has no unpacking transaction (a case is broken by shipping its packs loose)")
 	default:
 		desc := strings.TrimSpace(strings.Join([]string{p.Type, p.Action, str(ev["bizStep"])}, " "))
-		err = fmt.Errorf("%s cannot be represented on the ledger: import applies ObjectEvents of commissioning (ADD), shipping, receiving, dispensing, decommissioning, destroying and stocking back to active (undo), and AggregationEvent ADD packing", desc)
+		err = fmt.Errorf("%s cannot be represented on the ledger: import applies ObjectEvents of commissioning (ADD), shipping, receiving and dispensing (OBSERVE), decommissioning and destroying (OBSERVE or DELETE), stocking back to active (undo, OBSERVE), and AggregationEvent ADD packing", desc)
 	}
 	var le lookupError
 	if errors.As(err, &le) {
@@ -368,6 +385,118 @@ func (r *Reader) plan(i int, ev map[string]any) (Planned, error) {
 	}
 	p.Ops = ops
 	return p, nil
+}
+
+// checkTimes validates eventTime (an xsd:dateTime with time zone, as EPCIS
+// requires) and eventTimeZoneOffset (±HH:MM): an event whose time is not a
+// time is not planned.
+func checkTimes(ev map[string]any) error {
+	v, ok := ev["eventTime"]
+	if !ok {
+		return errors.New("no eventTime: an EPCIS event says when it happened")
+	}
+	s, _ := v.(string)
+	if _, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err != nil {
+		return fmt.Errorf("eventTime %s is not a date-time with time zone (e.g. 2026-01-02T10:00:00.000+01:00)", jsonText(v))
+	}
+	v, ok = ev["eventTimeZoneOffset"]
+	if !ok {
+		return errors.New("no eventTimeZoneOffset: EPCIS requires the local time zone offset of the event (e.g. +01:00)")
+	}
+	if !validOffset(str(v)) {
+		return fmt.Errorf("eventTimeZoneOffset %s is not a time zone offset ±HH:MM", jsonText(v))
+	}
+	return nil
+}
+
+func validOffset(o string) bool {
+	if len(o) != 6 || (o[0] != '+' && o[0] != '-') || o[3] != ':' || !allDigits(o[1:3]+o[4:]) {
+		return false
+	}
+	return atoi(o[1:3]) <= 14 && atoi(o[4:]) <= 59
+}
+
+func atoi(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+// jsonText quotes a JSON value for a rejection reason.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil || len(b) > 80 {
+		return fmt.Sprintf("%.80v", v)
+	}
+	return string(b)
+}
+
+// unrepresented rejects the fields of an event that the ledger cannot
+// record, so that the event is never planned with them dropped: sensor data
+// (sensorElementList: readings, cold-chain alarms) and persistent
+// dispositions (e.g. recalled, set on the packs beyond this event).
+func unrepresented(ev map[string]any) error {
+	if v, ok := ev["sensorElementList"]; ok && !isEmptyList(v) {
+		arr, _ := v.([]any)
+		what := "sensor readings"
+		if ex := sensorExceptions(arr); len(ex) > 0 {
+			what = "sensor alarms (" + strings.Join(ex, ", ") + ")"
+		}
+		return fmt.Errorf("sensorElementList cannot be represented: it carries %s and the ledger records no sensor data, so the event would be applied without them", what)
+	}
+	if pd, ok := ev["persistentDisposition"]; ok {
+		return fmt.Errorf("persistentDisposition %s cannot be represented: the ledger keeps no persistent dispositions, so the event would be applied without it", jsonText(pd))
+	}
+	return nil
+}
+
+func isEmptyList(v any) bool { arr, ok := v.([]any); return ok && len(arr) == 0 }
+
+// sensorExceptions lists the exception values (e.g. ALARM_CONDITION) of
+// sensor reports, with the measurement type.
+func sensorExceptions(elems []any) []string {
+	var out []string
+	for _, e := range elems {
+		m, _ := e.(map[string]any)
+		rs, _ := m["sensorReport"].([]any)
+		for _, r := range rs {
+			rm, _ := r.(map[string]any)
+			if ex := str(rm["exception"]); ex != "" {
+				if t := str(rm["type"]); t != "" {
+					ex = t + " " + ex
+				}
+				out = append(out, ex)
+			}
+		}
+	}
+	return out
+}
+
+// allowedDispositions are, per business step the import applies, the CBV
+// dispositions that the planned ledger write records faithfully ("" means
+// none given). Any other disposition (damaged, non_sellable_*, expired,
+// recalled, partially_dispensed, ...) states a fact about the packs that the
+// write would drop, so the event is rejected. (Stocking is applied only
+// with disposition active, as an undo.)
+var allowedDispositions = map[string][]string{
+	"commissioning":   {"", "active"},
+	"packing":         {"", "in_progress", "container_closed"},
+	"shipping":        {"", "in_transit"},
+	"receiving":       {"", "in_progress", "sellable_accessible", "sellable_not_accessible"},
+	"dispensing":      {"", "dispensed"},
+	"destroying":      {"", "destroyed"},
+	"decommissioning": {"", "inactive", "stolen"},
+}
+
+func checkDisposition(typ, step, disp string) error {
+	allowed, ok := allowedDispositions[step]
+	if !ok || (typ != "ObjectEvent" && typ != "AggregationEvent") || slices.Contains(allowed, disp) {
+		return nil // not a step import applies: rejected by plan
+	}
+	return fmt.Errorf("disposition %q cannot be represented on a %s event: the ledger would record an ordinary %s and lose it (accepted: %s)",
+		disp, step, step, strings.Join(slices.DeleteFunc(slices.Clone(allowed), func(s string) bool { return s == "" }), ", "))
 }
 
 // site returns the GLN of the event's bizLocation, else of its readPoint.
@@ -398,7 +527,7 @@ func site(ev map[string]any) (string, error) {
 // disposition implies (stolen).
 func (r *Reader) decommissionReason(ev map[string]any, disp string) (trace.Reason, error) {
 	for k, v := range ev {
-		if k == "pharmatrace:decommissionReason" || r.ctx.expandKey(k) == "{"+Namespace+"}decommissionReason" {
+		if k == "pharmatrace:decommissionReason" || r.cur.expandKey(k) == "{"+Namespace+"}decommissionReason" {
 			reason := trace.Reason(str(v))
 			if slices.Contains(trace.DecommissionReasons, reason) {
 				return reason, nil
@@ -450,7 +579,7 @@ func noQuantities(ev map[string]any, fields ...string) error {
 // ilmd, whatever prefix or form the document uses.
 func (r *Reader) mdaField(ilmd map[string]any, name string) (string, bool) {
 	for k, v := range ilmd {
-		ek := r.ctx.expandKey(k)
+		ek := r.cur.expandKey(k)
 		if k == name || ek == "{urn:epcglobal:cbv:mda}"+name || ek == "{urn:epcglobal:cbv:mda:}"+name ||
 			k == "urn:epcglobal:cbv:mda:"+name || k == "urn:epcglobal:cbv:mda#"+name {
 			s, ok := scalarText(v)

@@ -185,11 +185,11 @@ func (d *AIDef) Format() string {
 }
 
 // NHRN reports whether the AI is a national healthcare reimbursement number
-// (AIs 710-716).
+// (AIs 710-717).
 func (d *AIDef) NHRN() bool { return isNHRN(d.AI) }
 
 func isNHRN(ai string) bool {
-	return len(ai) == 3 && ai[0] == '7' && ai[1] == '1' && ai[2] >= '0' && ai[2] <= '6'
+	return len(ai) == 3 && ai[0] == '7' && ai[1] == '1' && ai[2] >= '0' && ai[2] <= '7'
 }
 
 type aiSpec struct{ from, to, flags, spec, attrs, title string }

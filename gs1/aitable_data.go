@@ -180,6 +180,7 @@ var aiSpecs = []aiSpec{
 	{"714", "", "?", "X..20", "req=01", "NHRN AIM"},
 	{"715", "", "?", "X..20", "req=01", "NHRN NDC"},
 	{"716", "", "?", "X..20", "req=01", "NHRN AIC"},
+	{"717", "", "?", "X..20", "req=01", "NHRN SRN"}, // GS1 Barcode Syntax Dictionary 2026-01-27 (GSCN 25-199)
 	{"7230", "7239", "?", "X2 X..28", "req=01,8004", "CERT # n"},
 	{"7240", "", "?", "X..20", "req=01,8006", "PROTOCOL"},
 	{"7241", "", "?", "N2,mediatype", "req=8017,8018", "AIDC MEDIA TYPE"},

@@ -70,6 +70,7 @@ func TestAITable(t *testing.T) {
 		{"714", "X..20", "NHRN AIM", 0, true},
 		{"715", "X..20", "NHRN NDC", 0, true},
 		{"716", "X..20", "NHRN AIC", 0, true},
+		{"717", "X..20", "NHRN SRN", 0, true},
 		{"7239", "X2 X..28", "CERT # 9", 0, true},
 		{"7250", "N8", "DOB", CheckYYYYMMDD, true},
 		{"8003", "N1 N13 [X..16]", "GRAI", CheckZero, true},
@@ -110,8 +111,11 @@ func TestAITable(t *testing.T) {
 	if d, _ := Lookup("714"); !d.NHRN() {
 		t.Error("714 is an NHRN")
 	}
-	if d, _ := Lookup("717"); d != nil {
-		t.Error("717")
+	if d, _ := Lookup("717"); !d.NHRN() || strings.Join(d.Requires, " ") != "01" {
+		t.Error("717 is an NHRN (Syntax Dictionary 2026-01-27) and requires AI 01")
+	}
+	if d, _ := Lookup("718"); d != nil {
+		t.Error("718")
 	}
 }
 

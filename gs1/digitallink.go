@@ -1,6 +1,7 @@
 package gs1
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -101,6 +102,10 @@ func (st *state) digitalLink(i, end int) error {
 		}
 	}
 	if pk < 0 {
+		if n := len(segs); n > 0 && looksCompressed(s[segs[n-1].lo:segs[n-1].hi]) {
+			return perr(segs[n-1].lo, "", ErrDigitalLink, "compressed GS1 Digital Link URIs are not supported (path segment "+
+				strconv.Quote(s[segs[n-1].lo:segs[n-1].hi])+" looks like compressed data): use the uncompressed form, e.g. /01/<GTIN>/21/<serial>")
+		}
 		if qerr != nil {
 			return qerr
 		}
@@ -181,6 +186,30 @@ func (st *state) digitalLink(i, end int) error {
 	return nil
 }
 
+// looksCompressed reports whether a path segment that ends a URI without a
+// GS1 primary key looks like the base64url binary of a compressed (or
+// partially compressed) GS1 Digital Link URI (GS1 Digital Link: Compression):
+// at least 8 characters of A-Z a-z 0-9 - _ mixing at least two of upper
+// case, lower case and digits, so that words and numbers ("products",
+// "123") are not taken for compressed data.
+func looksCompressed(seg string) bool {
+	if len(seg) < 8 || badChar(seg, CSet64) >= 0 || strings.IndexByte(seg, '=') >= 0 {
+		return false
+	}
+	var upper, lower, digit int
+	for i := 0; i < len(seg); i++ {
+		switch c := seg[i]; {
+		case c >= 'A' && c <= 'Z':
+			upper = 1
+		case c >= 'a' && c <= 'z':
+			lower = 1
+		case c >= '0' && c <= '9':
+			digit = 1
+		}
+	}
+	return upper+lower+digit >= 2
+}
+
 // checkQualifiers verifies that the key qualifiers in segs (key, value
 // pairs) follow one of def's permitted ordered sequences.
 func (st *state) checkQualifiers(def *AIDef, segs []span) error {
@@ -242,9 +271,8 @@ func pctDecode(s string, lo, hi int, ai string) (string, error) {
 // id.gs1.org, the first primary key in the scan (for trade items the
 // GTIN-14), its key qualifiers in the order of the standard (22, 10, 21 for
 // a GTIN), then every other AI as a query attribute in scan order. Values
-// are percent-encoded except for the unreserved characters A-Z a-z 0-9 - .
-// _ ~. It fails if the scan has no primary key or an AI that Digital Link
-// cannot carry.
+// are percent-encoded as EscapeDigitalLinkValue does. It fails if the scan has no primary key or an AI that Digital Link
+// cannot carry. A linear EAN/UPC scan (FormEANUPC) gives /01/ and its GTIN.
 func (s *Scan) DigitalLink() (string, error) { return s.DigitalLinkBase(CanonicalDigitalLinkHost) }
 
 // DigitalLinkBase is DigitalLink with another scheme, host and optional path
@@ -257,6 +285,9 @@ func (s *Scan) DigitalLinkBase(base string) (string, error) {
 			pk, pdef = k, d
 			break
 		}
+	}
+	if pk < 0 && s.Form == FormEANUPC && s.GTIN != "" {
+		return strings.TrimRight(base, "/") + "/01/" + s.GTIN, nil
 	}
 	if pk < 0 {
 		return "", perr(0, "", ErrDigitalLink, "the scan has no GS1 primary key (such as AI 01) for a Digital Link URI")
@@ -311,7 +342,11 @@ func (s *Scan) DigitalLinkBase(base string) (string, error) {
 
 // EscapeDigitalLinkValue percent-encodes a value for a GS1 Digital Link URI
 // path segment or query attribute: every byte but the unreserved A-Z a-z
-// 0-9 - . _ ~ becomes %XX (upper-case hex).
+// 0-9 - . _ ~ and the sub-delimiters ! ' ( ) * becomes %XX (upper-case
+// hex). Leaving ! ' ( ) * as they are (RFC 3986 allows them in a path
+// segment and a query value) is what the EPCIS event hash reference
+// implementation does, so an EPCIS event that names a pack by this URI
+// hashes as the same event named by its SGTIN EPC URI.
 func EscapeDigitalLinkValue(v string) string {
 	var b strings.Builder
 	pctEncode(&b, v)
@@ -322,7 +357,7 @@ func pctEncode(b *strings.Builder, v string) {
 	const hex = "0123456789ABCDEF"
 	for k := 0; k < len(v); k++ {
 		c := v[k]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!'()*", c) >= 0 {
 			b.WriteByte(c)
 		} else {
 			b.WriteByte('%')

@@ -12,8 +12,11 @@
 // scanner's substitute for GS can be configured (Parser.GSSubstitute).
 //
 // Input forms, auto-detected by Parse: raw element strings, the bracketed
-// human-readable form "(01)…(21)…" (ParseHRI) and GS1 Digital Link URIs
-// (ParseDigitalLink). Output forms: Scan.ElementString, Scan.HRI,
+// human-readable form "(01)…(21)…" (ParseHRI), GS1 Digital Link URIs
+// (ParseDigitalLink) and the linear EAN-13/UPC-A/EAN-8 printed beside most
+// packs' DataMatrix ("]E0" and 13 digits, "]E4" and 8: a GTIN without AIs,
+// FormEANUPC; "]E0" followed by 01 and 14 digits is a GS1 DataBar scan under
+// CAPS LOCK). Output forms: Scan.ElementString, Scan.HRI,
 // Scan.DigitalLink and the SGTIN EPC URI (SGTINURI, ParseSGTINURI).
 //
 // Errors are *ParseError values with the byte position in the input as

@@ -32,6 +32,12 @@ var fuzzSeeds = []string{
 	"8006095060001343520102\x1d10L1",
 	"HTTPS://ID.GS1.ORG/01/09506000134352/10/abc",
 	"]d2(01)09506000134352(21)A(B)(99)C(1)",
+	"]E04006381333931",
+	"]E496385074",
+	"]E00109506000134352" + "10abc",
+	"(01)09506000134352(10)ABC(89)XYZ",
+	"(01)09506000134352(21)SER(717)ABC",
+	"https://id.gs1.org/AQnYUc1gmiRNERERERERE",
 }
 
 func FuzzParse(f *testing.F) {
@@ -76,6 +82,12 @@ func checkResult(t *testing.T, p *Parser, in string, sc Scan, err error) {
 		}
 		if pe.Err == nil || pe.Msg == "" {
 			t.Fatalf("error without sentinel or message: %#v", pe)
+		}
+		return
+	}
+	if sc.Form == FormEANUPC {
+		if sc.Len() != 0 || !ValidGTIN(sc.GTIN) || len(sc.GTIN) != 14 {
+			t.Fatalf("EAN/UPC scan %q: %d AIs, GTIN %q", in, sc.Len(), sc.GTIN)
 		}
 		return
 	}

@@ -6,8 +6,10 @@ package gs1
 // of its opening bracket.
 //
 // Because "(" and ")" are themselves characters of character set 82, a value
-// ends at the next "(" that is followed by the digits of an assigned AI and
-// ")"; a lot such as "A(10)B" cannot be written in this form.
+// ends at the next "(" that is followed by 2 to 4 digits and ")"; a lot such
+// as "A(10)B" cannot be written in this form. Such a bracket must hold an
+// assigned AI: "(10)ABC(89)XYZ" is rejected (AI 89 is not assigned) rather
+// than read as lot "ABC(89)XYZ", as GS1's Syntax Engine does.
 func (p *Parser) ParseHRI(s string) (Scan, error) {
 	st := state{p: *p, s: s}
 	sc := &st.sc
@@ -28,6 +30,7 @@ func ParseHRI(s string) (Scan, error) { var p Parser; return p.ParseHRI(s) }
 func (st *state) hri(i, end int) error {
 	s := st.s
 	st.sc.Form = FormHRI
+	start := i
 	if i >= end {
 		return perr(i, "", ErrEmpty, "no data")
 	}
@@ -45,7 +48,11 @@ func (st *state) hri(i, end int) error {
 		ai := s[i+1 : j]
 		idx := lookupIndex(ai)
 		if idx == 0 {
-			return perr(i, "", ErrUnknownAI, "\""+ai+"\" is not an assigned Application Identifier")
+			msg := "\"" + ai + "\" is not an assigned Application Identifier"
+			if i > start {
+				msg += " (in the bracketed form \"(\", 2 to 4 digits and \")\" always start a new AI, so it cannot be part of the previous value)"
+			}
+			return perr(i, "", ErrUnknownAI, msg)
 		}
 		def := &aiDefs[idx-1]
 		vs := j + 1
@@ -68,11 +75,12 @@ func (st *state) hri(i, end int) error {
 	return nil
 }
 
-// hriAIAt reports whether s[k:] starts with "(" AI ")" for an assigned AI.
+// hriAIAt reports whether s[k:] starts with "(", 2 to 4 digits and ")":
+// the start of the next element, whether or not the AI is assigned.
 func hriAIAt(s string, k, end int) bool {
 	j := k + 1
 	for j < end && j < k+6 && isDigit(s[j]) {
 		j++
 	}
-	return j < end && s[j] == ')' && lookupIndex(s[k+1:j]) != 0
+	return j < end && s[j] == ')' && j-k-1 >= 2 && j-k-1 <= 4
 }

@@ -24,9 +24,10 @@ type Parser struct {
 	Now func() time.Time
 }
 
-// Parse parses scanner data, auto-detecting the form: an optional AIM
-// symbology identifier (]d2, ]Q3, ]C1, ]e0, ]J1 or any other "]" prefix),
-// then a GS1 Digital Link URI (http:// or https://), the bracketed form
+// Parse parses scanner data, auto-detecting the form: a linear EAN/UPC
+// symbol ("]E0" and 13 digits, "]E4" and 8), or an optional AIM symbology
+// identifier (]d2, ]Q3, ]C1, ]e0, ]J1 or any other "]" prefix) followed by
+// a GS1 Digital Link URI (http:// or https://), the bracketed form
 // "(01)...", or a raw element string. It is ParseString on a copy of data.
 func Parse(data []byte) (Scan, error) { var p Parser; return p.ParseString(string(data)) }
 
@@ -59,6 +60,9 @@ func (st *state) parse() error {
 	}
 	if end == 0 {
 		return perr(0, "", ErrEmpty, "no data")
+	}
+	if isLinearEANUPC(s[:end]) {
+		return st.linear(end)
 	}
 	i := 0
 	gs1Sym := true // no identifier: assume GS1
@@ -112,6 +116,44 @@ func (st *state) parse() error {
 	if symWarn.Kind == KeyboardLayout {
 		st.yzHint()
 	}
+	return nil
+}
+
+// isLinearEANUPC reports whether s is the transmission of a linear EAN/UPC
+// symbol: "]E4" followed by digits (EAN-8), or "]E0" (EAN-13, UPC-A, UPC-E)
+// followed by digits that are not "01" and 14 or more digits. That exception
+// is a GS1 DataBar scan ("]e0") whose identifier CAPS LOCK turned into
+// "]E0": DataBar carries AI 01 first, while an EAN-13 is exactly 13 digits.
+func isLinearEANUPC(s string) bool {
+	if len(s) < 4 || s[0] != ']' || s[1] != 'E' || (s[2] != '0' && s[2] != '4') || badChar(s[3:], Numeric) >= 0 {
+		return false
+	}
+	return s[2] == '4' || !(len(s)-3 >= 16 && s[3:5] == "01")
+}
+
+// linear parses s[:end], for which isLinearEANUPC holds: the GTIN-13 (or
+// GTIN-8) of an EAN/UPC symbol, stored as a GTIN-14 without AIs.
+func (st *state) linear(end int) error {
+	s := st.s
+	sc := &st.sc
+	want, name := 13, "EAN-13/UPC-A"
+	if s[2] == '4' {
+		want, name = 8, "EAN-8"
+	}
+	d := s[3:end]
+	if len(d) != want {
+		return perr(3, "", ErrLength, name+" data after symbology identifier \""+s[:3]+"\" must be "+strconv.Itoa(want)+
+			" digits, found "+strconv.Itoa(len(d)))
+	}
+	if !validCheckDigit(d) {
+		w, _ := CheckDigit(d[:want-1])
+		return perr(3+want-1, "", ErrCheckDigit, name+" check digit is "+d[want-1:]+", expected "+strconv.Itoa(w)+
+			" (misread, mistyped or not a genuine GTIN)")
+	}
+	sc.Form = FormEANUPC
+	sc.Symbology = s[:3]
+	sc.GTIN = "000000"[:14-want] + d
+	sc.has |= has01
 	return nil
 }
 
@@ -333,6 +375,12 @@ func (st *state) checkValue(def *AIDef, ai string, aiPos int, v string, vpos int
 			break
 		}
 		n := c.Max
+		if rem == 0 {
+			// A mandatory component after the first is missing, e.g. the
+			// processor's approval number of (7030)276.
+			return perr(aiPos, ai, ErrLength, "component "+strconv.Itoa(ci+1)+" of "+strconv.Itoa(len(def.Components))+
+				" is missing after "+strconv.Quote(v)+" (AI "+ai+" is "+def.Format()+")")
+		}
 		if c.Min == c.Max {
 			if rem < c.Max {
 				return st.lengthErr(def, ai, aiPos, v, vpos)
@@ -483,6 +531,11 @@ func (st *state) associations() error {
 				return perr(e.Pos, e.AI, ErrMissingAI, "requires AI "+joinReq(req)+" in the same scan")
 			}
 		}
+		if e.AI == "8030" {
+			if err := st.digSigSerial(e); err != nil {
+				return err
+			}
+		}
 		for _, pat := range def.ex {
 			for j := 0; j < sc.n; j++ {
 				o := sc.At(j)
@@ -490,6 +543,27 @@ func (st *state) associations() error {
 					return perr(o.Pos, o.AI, ErrExclusive, "must not appear together with AI "+e.AI)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// digSigSerial enforces that a digital signature (AI 8030, element e) signs
+// an instance-level key: a GDTI (253), GCN (255) or GRAI (8003) in the same
+// scan must carry its optional serial component. The req= alternatives of
+// 8030 only require one of these keys; the serial rule is the Syntax
+// Dictionary's note of 2023-12-11 ("instance level simple keys such as AI
+// (253) with optional serial component made mandatory, when encoded with AI
+// (8030)"), enforced in code by GS1's Syntax Engine as well.
+func (st *state) digSigSerial(e Element) error {
+	for _, ai := range [...]string{"253", "255", "8003"} {
+		k, ok := st.element(ai)
+		if !ok {
+			continue
+		}
+		if d := &aiDefs[k.def-1]; len(k.Value) <= d.MinLength() {
+			return perr(k.Pos, ai, ErrMissingAI, "has no serial component ("+d.Format()+"), which it needs to be signed by AI 8030 at byte "+
+				strconv.Itoa(e.Pos)+": a digital signature identifies one instance")
 		}
 	}
 	return nil

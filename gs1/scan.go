@@ -13,6 +13,10 @@ const (
 	FormElementString Form = iota // raw element string, FNC1 sent as GS
 	FormHRI                       // bracketed human-readable "(01)...(21)..."
 	FormDigitalLink               // GS1 Digital Link URI
+	// FormEANUPC is a linear EAN-13, UPC-A or EAN-8 symbol ("]E0" followed
+	// by 13 digits, "]E4" by 8): a GTIN and no AIs. Scan.GTIN holds it as a
+	// GTIN-14; the scan has no elements, so HRI and ElementString are empty.
+	FormEANUPC
 )
 
 func (f Form) String() string {
@@ -23,6 +27,8 @@ func (f Form) String() string {
 		return "bracketed"
 	case FormDigitalLink:
 		return "digital link"
+	case FormEANUPC:
+		return "EAN/UPC"
 	}
 	return "unknown"
 }
@@ -49,7 +55,7 @@ type Scan struct {
 	// Symbology is the AIM symbology identifier as received ("]d2"), or "".
 	Symbology string
 
-	GTIN   string // AI 01 (GTIN-14)
+	GTIN   string // AI 01, or the GTIN of a linear EAN/UPC symbol (FormEANUPC); as a GTIN-14
 	Serial string // AI 21
 	Lot    string // AI 10
 	// Expiry is AI 17 as a UTC date; zero if absent. When the day was
@@ -101,7 +107,7 @@ func (s *Scan) Get(ai string) (string, bool) {
 // Has reports whether the scan contains the AI.
 func (s *Scan) Has(ai string) bool { _, ok := s.Get(ai); return ok }
 
-// NHRN returns the national healthcare reimbursement numbers (AIs 710-716)
+// NHRN returns the national healthcare reimbursement numbers (AIs 710-717)
 // keyed by AI, or nil if there are none.
 func (s *Scan) NHRN() map[string]string {
 	var m map[string]string

@@ -216,6 +216,25 @@ func TestAPIAndDashboardOnRealNetwork(t *testing.T) {
 		t.Errorf("a committed transaction took %s to show in queries, want within 1s", lag)
 	}
 
+	// A failed verification through the API is on the ledger (Art. 36(b)):
+	// an unknown serial verified at the counter is an anomaly the regulator
+	// lists within 2 s, whatever the client does next.
+	var uv trace.VerifyResult
+	verified := time.Now()
+	unknownScan := fmt.Sprintf("(01)%s(17)301231(10)%s(21)P%sNOPE", g, lot, tag)
+	if err := json.Unmarshal(a.must(phU, "POST", "/api/v1/packs/verify", map[string]string{"scan": unknownScan}, http.StatusOK), &uv); err != nil ||
+		uv.Code != trace.CodeUnknownSerial || len(uv.Anomalies) != 1 {
+		t.Fatalf("verify of an unknown serial: %+v %v", uv, err)
+	}
+	testnet.Eventually(t, 2*time.Second, "the failed verification listed for the regulator", func() error {
+		code, out := a.do(regU, "GET", "/api/v1/anomalies?type=UNKNOWN_SERIAL&gtin="+g, nil)
+		if code != http.StatusOK || !strings.Contains(string(out), uv.Anomalies[0]) {
+			return fmt.Errorf("%d %.200s", code, out)
+		}
+		return nil
+	})
+	t.Logf("failed verification through the API listed for the regulator %s after the request", time.Since(verified).Round(time.Millisecond))
+
 	// The regulator works the anomaly in the dashboard (headless Chromium).
 	browser := exec.Command("go", "test", "-count=1", "-tags", "browser", "-run", "TestBrowserRegulatorWorkflow", "-v", "./api/")
 	browser.Dir = n.Root

@@ -5,6 +5,7 @@ package test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,9 +94,18 @@ func TestPackLifecycleOnRealNetwork(t *testing.T) {
 	wantOutcome(t, "undo by same site within 10 days", u.Outcome, trace.StatusOK, "")
 	u = submit[trace.ScanResult](t, ph2, "Undo", trace.ScanRequest{RequestHeader: header(), Scan: scan(1)})
 	wantOutcome(t, "undo from another site", u.Outcome, trace.StatusRefused, trace.CodeStatusChangeNotPossible)
-	var late trace.ScanResult
-	ph1.submitAt(t, "Undo", trace.ScanRequest{RequestHeader: header(), Scan: scan(1)}, time.Now().Add(11*24*time.Hour), &late)
-	wantOutcome(t, "undo 11 days later", late.Outcome, trace.StatusRefused, trace.CodeStatusChangeNotPossible)
+	// A member's own client writing the time into its proposal: a day in
+	// the future (an undo "11 days later" would need it) or a day in the
+	// past (a dispense before expiry) — every endorser refuses, naming the
+	// clock. (The 10-day rule itself is proven on the in-memory peer.)
+	for _, ts := range []time.Time{time.Now().Add(24 * time.Hour), time.Now().Add(-24 * time.Hour), time.Now().Add(11 * 24 * time.Hour)} {
+		var late trace.ScanResult
+		err := ph1.endorseAt(t, "Undo", trace.ScanRequest{RequestHeader: header(), Scan: scan(1)}, ts, &late)
+		if err == nil || !strings.Contains(err.Error(), "timestamp") || !strings.Contains(err.Error(), "clock") {
+			t.Fatalf("proposal dated %s: %v (outcome %+v), want an endorsement refusal naming the clock", ts.Format(time.RFC3339), err, late.Outcome)
+		}
+		t.Logf("proposal dated %s refused: %.200s", ts.Format(time.RFC3339), err)
+	}
 
 	// A pharmacist trying to commission → access denied, naming the right.
 	err := ph1.submitErr("CommissionPacks", trace.CommissionPacksRequest{RequestHeader: header(), GTIN: g, Lot: lot, Expiry: expiry,

@@ -121,11 +121,12 @@ func evaluate[R any](t *testing.T, a *actor, fn string, req any) R {
 	return res
 }
 
-// submitAt endorses, submits and commits fn(req) with a transaction
-// timestamp of ts instead of now. The contract takes time only from the
-// transaction timestamp, so this is how a real-network test sees a later
-// day without waiting for it.
-func (a *actor) submitAt(t *testing.T, fn string, req any, ts time.Time, res any) {
+// endorseAt endorses fn(req) with a transaction timestamp of ts instead of
+// now — what a member's own client could write into its proposal — and
+// returns the endorsement error. Endorsers refuse a timestamp too far from
+// their own clocks; when the endorsement succeeds, the transaction is
+// submitted and committed and its result decoded into res.
+func (a *actor) endorseAt(t *testing.T, fn string, req any, ts time.Time, res any) error {
 	t.Helper()
 	arg, err := json.Marshal(req)
 	if err != nil {
@@ -149,7 +150,7 @@ func (a *actor) submitAt(t *testing.T, fn string, req any, ts time.Time, res any
 	}
 	tx, err := p.Endorse()
 	if err != nil {
-		t.Fatalf("endorse %s at %s: %v", fn, ts, fabconn.Describe(err))
+		return fmt.Errorf("endorse %s at %s: %s", fn, ts.Format(time.RFC3339), fabconn.Describe(err))
 	}
 	commit, err := tx.Submit()
 	if err != nil {
@@ -162,6 +163,7 @@ func (a *actor) submitAt(t *testing.T, fn string, req any, ts time.Time, res any
 	if err := json.Unmarshal(tx.Result(), res); err != nil {
 		t.Fatal(err)
 	}
+	return nil
 }
 
 // withTimestamp rewrites the channel-header timestamp of an unsigned

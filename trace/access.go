@@ -81,14 +81,17 @@ var roleRights = []struct {
 		RightPackAggregate, RightPackShip, RightPackReceive, RightPackUndo,
 		DecommissionRight(ReasonDestroyed), DecommissionRight(ReasonStolen), DecommissionRight(ReasonExported),
 		DecommissionRight(ReasonSample), DecommissionRight(ReasonFreeSample), DecommissionRight(ReasonLocked),
+		DecommissionRight(ReasonSupplied),
 	}, readRights...)},
 	{RolePharmacist, append([]Right{
 		RightPackReceive, RightPackDispense, RightPackUndo,
 		DecommissionRight(ReasonDestroyed), DecommissionRight(ReasonStolen), DecommissionRight(ReasonSample),
 		DecommissionRight(ReasonFreeSample), DecommissionRight(ReasonLocked), DecommissionRight(ReasonCheckedOut),
 	}, readRights...)},
+	// The regulator locks (and unlocks, with Undo) any single pack.
 	{RoleRegulator, append([]Right{
 		RightLotRecall, RightLotWithdraw, RightAnomalyFlag, RightAnomalyWorkflow, RightAnomalyComment, RightReadAll,
+		DecommissionRight(ReasonLocked), RightPackUndo,
 	}, readRights...)},
 	{RoleAdmin, []Right{RightRequestRead}},
 }

@@ -135,24 +135,28 @@ type AnomalyTransition struct {
 
 // Anomaly is a committed record of something the regulator must see.
 type Anomaly struct {
-	ID             string              `json:"id"`
-	Code           AnomalyCode         `json:"code"`
-	Alert          Code                `json:"alert,omitempty"`
-	Severity       Severity            `json:"severity"`
-	Classification Classification      `json:"classification"`
-	Pack           *PackRef            `json:"pack,omitempty"`
-	Lot            *LotRef             `json:"lot,omitempty"`
-	Shipment       string              `json:"shipment,omitempty"`
-	Site           string              `json:"site,omitempty"` // GLN where it was detected
-	ReportedBy     Actor               `json:"reportedBy"`
-	Transaction    string              `json:"transaction"`
-	TxID           string              `json:"txId"`
-	Evidence       Evidence            `json:"evidence"`
-	Status         AnomalyStatus       `json:"status"`
-	CloseReason    CloseReason         `json:"closeReason,omitempty"`
-	Transitions    []AnomalyTransition `json:"transitions"`
-	CreatedAt      time.Time           `json:"createdAt"`
-	UpdatedAt      time.Time           `json:"updatedAt"`
+	ID             string         `json:"id"`
+	Code           AnomalyCode    `json:"code"`
+	Alert          Code           `json:"alert,omitempty"`
+	Severity       Severity       `json:"severity"`
+	Classification Classification `json:"classification"`
+	Pack           *PackRef       `json:"pack,omitempty"`
+	Lot            *LotRef        `json:"lot,omitempty"`
+	Shipment       string         `json:"shipment,omitempty"`
+	Site           string         `json:"site,omitempty"` // GLN where it was detected
+	ReportedBy     Actor          `json:"reportedBy"`
+	// ProductOwner is the MSP that owns the anomaly's product (the
+	// marketing authorisation holder's organisation), which reads every
+	// anomaly about its products; empty when the product is unknown.
+	ProductOwner string              `json:"productOwner,omitempty"`
+	Transaction  string              `json:"transaction"`
+	TxID         string              `json:"txId"`
+	Evidence     Evidence            `json:"evidence"`
+	Status       AnomalyStatus       `json:"status"`
+	CloseReason  CloseReason         `json:"closeReason,omitempty"`
+	Transitions  []AnomalyTransition `json:"transitions"`
+	CreatedAt    time.Time           `json:"createdAt"`
+	UpdatedAt    time.Time           `json:"updatedAt"`
 }
 
 // Finding is an anomaly a rule wants recorded, before it gets an ID.
@@ -290,7 +294,9 @@ func ScanFinding(code AnomalyCode, alert Code, scan Scan, nearMiss []string, ev 
 	sc := scan
 	f.Evidence.Scan = &sc
 	f.Evidence.NearMiss = nearMiss
-	if len(scan.Warnings) > 0 || len(nearMiss) > 0 {
+	// Only ledger evidence makes a failure a scanner fault: the warnings
+	// are the client's own claim (kept in the evidence for the inspector).
+	if len(nearMiss) > 0 {
 		f.Classification, f.Severity = ClassScannerFault, SeverityLow
 		return f
 	}

@@ -68,8 +68,10 @@
 //     another site (a clone). Verify answers INACTIVE for a known, matching,
 //     inactive pack (its reason is in the status).
 //   - Expiry is the GS1 YYMMDD as printed (DD 00 = last day of the month,
-//     century by the GS1 sliding window); a pack is expired when the UTC date
-//     of the transaction timestamp is after the expiry date.
+//     century by the GS1 sliding window); a pack is expired when the date of
+//     the transaction timestamp in the market's time zone is after the
+//     expiry date; a scanned expiry matches when it denotes the same day
+//     (281200 = 281231).
 //   - Lot overrides. Recalled, withdrawn, quarantined and expired packs
 //     cannot be verified ok, dispensed, shipped or undone. They can still be
 //     decommissioned as destroyed, stolen or locked, and shipped back to the
@@ -77,23 +79,60 @@
 //     status: a recalled lot cannot become withdrawn or released again;
 //     only a quarantined lot can be released.
 //   - Custody. The EU system has none; PharmaTrace records it but does not
-//     block a pharmacy: a pharmacist may dispense or decommission an active
-//     pack held elsewhere (allowed + CUSTODY_MISMATCH anomaly: process when
-//     the holder is the same organisation, diversion otherwise) and a pack
-//     in transit to its own site (implicit receipt, no anomaly; the later
-//     receipt counts it as received). A pack in transit to any other site is
-//     refused (A24) with a DIVERSION anomaly. Manufacturers and distributors
-//     act only on what they hold (A24 + CUSTODY_MISMATCH otherwise) and must
-//     receive a shipment before decommissioning its packs.
+//     block a pharmacy's dispense. Who may set inactive a pack it does not
+//     hold (the custody table): a pharmacist may dispense it wherever it is
+//     held (CUSTODY_MISMATCH: process when the holder is another site of its
+//     organisation, diversion (medium) for another organisation) and set it
+//     inactive for any other reason only when another site of its own
+//     organisation holds it; a pack held by another organisation is refused
+//     (A24 + CUSTODY_MISMATCH, high) for every reason but dispensing.
+//     Manufacturers and distributors act only on what they hold (A24 +
+//     CUSTODY_MISMATCH otherwise) and must receive a shipment first; a
+//     pharmacist may act on a pack in transit to its own site (implicit
+//     receipt). The regulator may lock any pack, whatever its custody,
+//     which stays as it was (shipment included); only the regulator unlocks
+//     it (Undo), with no time limit.
+//     Dispensing stays possible anywhere because the pack in the patient's
+//     hand is the physical fact (the EU system has no custody at all). A
+//     final state set from afar is not: a pharmacy that is presented a pack
+//     it believes stolen reports it through an alert (ReportScan, or the
+//     refused attempt's anomaly), never by making it stolen. A pack in
+//     transit to any other site is refused (A24) with a DIVERSION anomaly.
+//   - Wholesalers decommission as "supplied" the packs they supply to
+//     persons authorised to supply the public who do not verify (Art. 23:
+//     hospitals, veterinarians, ...).
+//   - Time. Every deadline (undo window, expiry, recall) is computed from the
+//     transaction timestamp, which the client writes; each endorser refuses
+//     a proposal dated more than PHARMATRACE_MAX_CLOCK_SKEW (5 minutes) from
+//     its own clock, and no write may be dated before the last change of a
+//     record it changes (LastChanger). Peers run NTP. Expiry is the calendar
+//     date in the market's time zone (PHARMATRACE_MARKET_TZ, default UTC).
+//   - Company prefixes are bound to organisations by the network definition
+//     (PHARMATRACE_ORG_PREFIXES, 6-12 digits, no overlap between MSPs): a
+//     `gcp` attribute outside its MSP's prefixes is refused; ownership of a
+//     product, lot or pack is MSP + prefix.
+//   - Request IDs belong to the caller (MSP, role, GLN) that used them
+//     first: another caller reusing one gets a conflict, and GetRequest
+//     answers only the caller (its organisation's admin reads all).
+//   - Confidentiality of codes. Only the regulator and the lot's
+//     manufacturer list a lot's serials (ListPacksByLot) or learn its batch
+//     size (GetLot.PackCount); bookmarks are bound to the query's filter and
+//     the caller's organisation. Verify tells a caller who may not read the
+//     pack neither who holds it nor which near-miss serials exist (the
+//     recorded anomaly keeps everything for the regulator).
 //   - Presence rules (custody mismatch, in-transit diversion, a dispensed
 //     pack presented elsewhere) apply to site-bound supply-chain roles
 //     (pharmacist, distributor); regulators and manufacturers inspect packs
 //     anywhere without raising them.
-//   - Undo returns an inactive pack to active: only the organisation and site
-//     (gln) that made the change, within UndoWindow (10 days, inclusive) of
-//     it, before expiry, never for destroyed or stolen, never in a recalled or
-//     withdrawn lot (a quarantined lot is fine). The 10 days apply to every
-//     reversible reason, locked included. Undoing an active pack is A7.
+//   - Undo returns an inactive pack to active: only the organisation, site
+//     (gln) and role that made the change ("the same person", Art.
+//     13(1)(a); records older than this rule have no role and skip that
+//     check), within UndoWindow (10 days, inclusive) of it and never dated
+//     before it, before expiry, never for destroyed or stolen, never in a
+//     recalled or withdrawn lot (a quarantined lot is fine). The 10 days
+//     apply to every reversible reason, a pharmacy's or wholesaler's lock
+//     included; the regulator's lock has no time limit. Undoing an active
+//     pack is A7.
 //   - Receipt. Receiving at another site of the addressee organisation is
 //     accepted: custody moves to where the goods physically are, the
 //     shipment is flagged diverted and a DIVERSION anomaly (high) is
@@ -129,24 +168,30 @@
 //     shortage, unexpected pack, withdrawn or quarantined lot, inactive pack
 //     (other reasons) presented elsewhere, undo from another site of the same
 //     organisation or in a recalled/withdrawn lot; low — probable scanner
-//     faults, double scans (A7), expired packs, undo too late.
+//     faults, expired packs, undo too late. A double scan at the same site
+//     (A7) is medium: the EU hub raises an alert for every decommission
+//     attempt of an inactive pack.
 //   - Scanner faults. A data failure (A1, A2, A3, A52, A68) is a probable
-//     scanner fault (severity low) when the scanner reported any warning
-//     (the GS1 parser's kinds, e.g. dropped_gs, caps_lock, keyboard_layout —
-//     any warning counts, so the exact names need no coordination) or when a
-//     near-miss exists on the ledger: a pack whose serial, or a lot whose
-//     number, differs from the scanned one only by inverted letter case or a
-//     Y/Z swap; otherwise it is a probable counterfeit.
+//     scanner fault (severity low) only on ledger evidence: a near miss, a
+//     pack whose serial, or a lot whose number, differs from the scanned one
+//     only by inverted letter case or a Y/Z swap; otherwise it is a probable
+//     counterfeit. The scanner's warnings (the GS1 parser's kinds:
+//     dropped-separator, caps-lock, keyboard-layout; any other is an invalid
+//     request) are kept in the evidence but never lower a classification:
+//     they are the client's claim, and a member that could send
+//     `warnings: ["anything"]` would otherwise hide every counterfeit.
 //   - Rights are per role (deny by default, see the grant table in
 //     access.go): manufacturers register products and lots of their own
 //     company prefix (`gcp` attribute, comma-separated; ownership = MSP +
 //     prefix), commission, aggregate, ship, receive, decommission
 //     (destroyed, stolen, exported, sample, free_sample, locked), undo,
 //     release/recall/withdraw their lots; distributors aggregate, ship,
-//     receive, decommission (same reasons) and undo; pharmacists receive,
-//     dispense, decommission (destroyed, stolen, sample, free_sample, locked,
-//     checked_out) and undo; regulators recall and withdraw any lot, own the
-//     anomaly workflow and read everything; admin only reads its own request
+//     receive, decommission (same reasons, plus supplied) and undo;
+//     pharmacists receive, dispense, decommission (destroyed, stolen, sample,
+//     free_sample, locked, checked_out) and undo; regulators recall and
+//     withdraw any lot, lock and unlock any pack, own the anomaly workflow
+//     and read everything; a manufacturer also reads every anomaly about its
+//     own products (Anomaly.ProductOwner); admin only reads its own request
 //     records (and uses the probe contract). Every business role may verify
 //     any pack, report scans, read products, lots and its own anomalies and
 //     requests. Full pack records, history and shipments are visible to the

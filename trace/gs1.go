@@ -159,13 +159,27 @@ func CheckExpiry(s string) error {
 
 // Expired reports whether a pack with GS1 expiry expiry is expired at
 // transaction time now: the expiry day itself is still valid, the day after
-// (UTC) is not. An unparsable expiry counts as expired.
+// is not, as a calendar date in now's location (the chaincode passes the
+// market's time zone, so a pack expiring 31 March cannot be dispensed at
+// 01:30 on 1 April in Helsinki). An unparsable expiry counts as expired.
 func Expired(expiry string, now time.Time) bool {
 	d, err := ParseExpiry(expiry, now)
 	if err != nil {
 		return true
 	}
-	n := now.UTC()
-	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
+	y, m, day := now.Date() // the calendar date where the market is: now's location
+	today := time.Date(y, m, day, 0, 0, 0, 0, time.UTC)
 	return today.After(d)
+}
+
+// SameExpiry reports whether two GS1 YYMMDD dates denote the same day
+// (DD 00 is the last day of the month, so 281200 and 281231 are equal);
+// ref is the transaction time for the century window.
+func SameExpiry(a, b string, ref time.Time) bool {
+	if a == b {
+		return true
+	}
+	da, errA := ParseExpiry(a, ref)
+	db, errB := ParseExpiry(b, ref)
+	return errA == nil && errB == nil && da.Equal(db)
 }

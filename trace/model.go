@@ -99,11 +99,15 @@ const (
 	ReasonFreeSample Reason = "free_sample"
 	ReasonLocked     Reason = "locked"
 	ReasonCheckedOut Reason = "checked_out"
+	// ReasonSupplied: a wholesaler supplied the pack to a person authorised
+	// to supply the public who does not verify it (Delegated Regulation
+	// 2016/161 Art. 23: hospitals, veterinarians, dentists, ...).
+	ReasonSupplied Reason = "supplied"
 )
 
 // DecommissionReasons are the reasons Decommission accepts (dispensing has
 // its own transaction), in a fixed order.
-var DecommissionReasons = []Reason{ReasonDestroyed, ReasonStolen, ReasonExported, ReasonSample, ReasonFreeSample, ReasonLocked, ReasonCheckedOut}
+var DecommissionReasons = []Reason{ReasonDestroyed, ReasonStolen, ReasonExported, ReasonSample, ReasonFreeSample, ReasonLocked, ReasonCheckedOut, ReasonSupplied}
 
 // Irreversible reports whether a pack decommissioned for r can never be
 // reactivated (destroyed, stolen).
@@ -133,10 +137,13 @@ type Pack struct {
 	// allowed only to the same org and site within UndoWindow of it.
 	StateChangedBy Party     `json:"stateChangedBy"`
 	StateChangedAt time.Time `json:"stateChangedAt"`
-	LastEvent      string    `json:"lastEvent"` // transaction name of the last change
-	LastTx         string    `json:"lastTx"`
-	CommissionedAt time.Time `json:"commissionedAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	// StateChangedRole is the role of the certificate that made the change
+	// (Undo: "the same person", Art. 13(1)(a); empty in older records).
+	StateChangedRole Role      `json:"stateChangedRole,omitempty"`
+	LastEvent        string    `json:"lastEvent"` // transaction name of the last change
+	LastTx           string    `json:"lastTx"`
+	CommissionedAt   time.Time `json:"commissionedAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 }
 
 // Ref returns the pack's reference.

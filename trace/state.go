@@ -90,7 +90,7 @@ func lotGate(v *Verdict, p *Pack, l *Lot, now time.Time, finding bool) {
 // CheckScanData compares a scan with the pack it names: batch mismatch (A68)
 // before expiry mismatch (A52). A scanned batch that differs from the
 // ledger's only by case or a Y/Z swap counts as a near miss (scanner fault).
-func CheckScanData(s Scan, p *Pack) Verdict {
+func CheckScanData(s Scan, p *Pack, now time.Time) Verdict {
 	var v Verdict
 	ref, lot := p.Ref(), LotRef{GTIN: p.GTIN, Lot: p.Lot}
 	switch {
@@ -105,7 +105,7 @@ func CheckScanData(s Scan, p *Pack) Verdict {
 		f := ScanFinding(AnomalyBatchMismatch, CodeBatchMismatch, s, near, Evidence{Message: v.Message, Expected: p.Lot, Found: s.Lot})
 		f.Pack, f.Lot = &ref, &lot
 		v.add(f)
-	case s.Expiry != p.Expiry:
+	case !SameExpiry(s.Expiry, p.Expiry, now):
 		v.refuse(CodeExpiryMismatch, "scanned expiry %s does not match the pack's expiry", s.Expiry)
 		f := ScanFinding(AnomalyExpiryMismatch, CodeExpiryMismatch, s, nil, Evidence{Message: v.Message, Expected: p.Expiry, Found: s.Expiry})
 		f.Pack, f.Lot = &ref, &lot
@@ -188,11 +188,23 @@ func Assess(p *Pack, l *Lot, a Actor, now time.Time) Verdict {
 	return v
 }
 
-// toInactive checks whether actor a may set pack p inactive for reason r.
-// Pharmacists (lenient) may act on an active pack they do not hold (custody
-// mismatch finding) and on a pack in transit to their own site (implicit
-// receipt); other roles must hold the pack.
+// regulatorLock reports whether the action is the regulator locking a pack:
+// allowed on any active or in-transit pack, wherever it is, custody kept.
+func regulatorLock(a Actor, r Reason) bool { return a.Role == RoleRegulator && r == ReasonLocked }
+
+// toInactive checks whether actor a may set pack p inactive for reason r
+// (the custody table of trace/doc.go). The regulator may lock any pack. A
+// pharmacist may dispense an active pack it does not hold (custody mismatch
+// finding: the pack in the patient's hand is the physical fact), and may
+// decommission one held by another site of its own organisation; a pack
+// held by another organisation it may not decommission — a pack presented
+// to it as stolen is an alert, never a final state. Pharmacists may also
+// act on a pack in transit to their own site (implicit receipt). Other
+// roles must hold the pack.
 func toInactive(v *Verdict, p *Pack, a Actor, r Reason) {
+	if regulatorLock(a, r) && p.State != StateInactive {
+		return
+	}
 	lenient := a.Role == RolePharmacist
 	switch p.State {
 	case StateActive:
@@ -200,12 +212,16 @@ func toInactive(v *Verdict, p *Pack, a Actor, r Reason) {
 			return
 		}
 		f := custodyMismatch(p, a)
-		if lenient {
+		if lenient && (r == ReasonDispensed || p.Custodian.MSP == a.MSP) {
 			v.add(f)
 			return
 		}
 		f.Alert = CodeStatusChangeNotPossible
-		v.refuse(CodeStatusChangeNotPossible, "pack is held by %s (%s)", p.Custodian.GLN, p.Custodian.MSP)
+		if p.Custodian.MSP != a.MSP {
+			f.Severity = SeverityHigh
+			f.Evidence.Message = fmt.Sprintf("pack held by %s (%s) is reported %s at %s (%s)", p.Custodian.GLN, p.Custodian.MSP, r, a.GLN, a.MSP)
+		}
+		v.refuse(CodeStatusChangeNotPossible, "pack is held by %s (%s): only its holder may set it %s", p.Custodian.GLN, p.Custodian.MSP, r)
 		v.add(f)
 	case StateInTransit:
 		t := p.Transit
@@ -228,8 +244,11 @@ func toInactive(v *Verdict, p *Pack, a Actor, r Reason) {
 		by := p.StateChangedBy
 		if p.Reason == r {
 			if by == a.Party() {
+				// An alert, as the EU hub raises one for any decommission
+				// attempt of an inactive pack: a second dispense at the same
+				// counter may be a second pack with a copied code.
 				v.refuse(CodeAlreadyInState, "pack is already %s (at this site, %s)", r, p.StateChangedAt.UTC().Format(time.RFC3339))
-				v.add(packFinding(p, AnomalyAlreadyInState, CodeAlreadyInState, SeverityLow, ClassProcess, v.Message, nil))
+				v.add(packFinding(p, AnomalyAlreadyInState, CodeAlreadyInState, SeverityMedium, ClassProcess, v.Message, nil))
 				return
 			}
 			if r == ReasonDispensed {
@@ -248,9 +267,12 @@ func toInactive(v *Verdict, p *Pack, a Actor, r Reason) {
 	}
 }
 
+// setState records a state change. Times are stored in UTC whatever the
+// location of now (the market's, for expiry).
 func setState(p Pack, state PackState, reason Reason, a Actor, now time.Time, tx, txID string) Pack {
+	now = now.UTC()
 	p.State, p.Reason = state, reason
-	p.StateChangedBy, p.StateChangedAt = a.Party(), now
+	p.StateChangedBy, p.StateChangedAt, p.StateChangedRole = a.Party(), now, a.Role
 	p.LastEvent, p.LastTx, p.UpdatedAt = tx, txID, now
 	return p
 }
@@ -280,15 +302,22 @@ func Decommission(p Pack, l *Lot, a Actor, r Reason, now time.Time, txID string)
 	if r == ReasonDispensed {
 		tx = TxDispense
 	}
+	if regulatorLock(a, r) {
+		// A lock from afar: the pack stays where it is (and in its
+		// shipment), so that unlocking restores it.
+		return setState(p, StateInactive, r, a, now, tx, txID), v
+	}
 	p = setState(p, StateInactive, r, a, now, tx, txID)
 	p.Custodian, p.Transit = a.Party(), nil
 	return p, v
 }
 
 // Undo reverses an inactive state back to active: only by the same
-// organisation at the same site that made the change, within UndoWindow,
-// before expiry, never for destroyed or stolen packs, never in a recalled or
-// withdrawn lot.
+// organisation at the same site with the same role that made the change,
+// within UndoWindow, before expiry, never for destroyed or stolen packs,
+// never in a recalled or withdrawn lot. The regulator's lock is undone by
+// the regulator only, with no time limit; the pack returns to its shipment
+// if it was locked in transit.
 func Undo(p Pack, l *Lot, a Actor, now time.Time, txID string) (Pack, Verdict) {
 	var v Verdict
 	refuse := func(code Code, sev Severity, class Classification, format string, args ...any) (Pack, Verdict) {
@@ -320,7 +349,16 @@ func Undo(p Pack, l *Lot, a Actor, now time.Time, txID string) (Pack, Verdict) {
 	case p.StateChangedBy.GLN != a.GLN:
 		return refuse(CodeStatusChangeNotPossible, SeverityMedium, ClassProcess,
 			"undo refused: pack was set %s at another site (%s)", p.Reason, p.StateChangedBy.GLN)
-	case now.Sub(p.StateChangedAt) > UndoWindow:
+	case p.StateChangedRole != "" && p.StateChangedRole != a.Role:
+		return refuse(CodeStatusChangeNotPossible, SeverityMedium, ClassProcess,
+			"undo refused: pack was set %s by the %s role, not %s (the same person must undo)", p.Reason, p.StateChangedRole, a.Role)
+	case p.StateChangedRole == RoleRegulator && p.Reason == ReasonLocked:
+		np := setState(p, StateActive, "", a, now, TxUndo, txID)
+		if p.Transit != nil {
+			np.State = StateInTransit
+		}
+		return np, v
+	case now.Sub(p.StateChangedAt) > UndoWindow || now.Before(p.StateChangedAt):
 		return refuse(CodeStatusChangeNotPossible, SeverityLow, ClassProcess,
 			"undo refused: pack was set %s on %s, more than 10 days ago", p.Reason, p.StateChangedAt.UTC().Format(time.RFC3339))
 	}
@@ -477,6 +515,7 @@ func SetLotStatus(l Lot, to LotStatus, reason string, a Actor, now time.Time, tx
 		return l, v
 	}
 	act := a
+	now = now.UTC()
 	l.Status, l.StatusReason, l.StatusChangedBy, l.StatusChangedAt = to, reason, &act, now
 	l.UpdatedAt, l.LastTx = now, txID
 	return l, v

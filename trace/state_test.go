@@ -62,7 +62,7 @@ func TestDecommissionTransitions(t *testing.T) {
 		{"dispense held by wholesaler", activeAt(whA), lotWith(LotReleased), phA, ReasonDispensed, CodeNone, "CUSTODY_MISMATCH/diversion/medium"},
 		{"dispense in transit to me", inTransit(whA, phA), lotWith(LotReleased), phA, ReasonDispensed, CodeNone, ""},
 		{"dispense in transit elsewhere", inTransit(whA, phB), lotWith(LotReleased), phA, ReasonDispensed, CodeStatusChangeNotPossible, "DIVERSION/diversion/high"},
-		{"dispense twice same site", inactive(ReasonDispensed, phA, time.Hour), lotWith(LotReleased), phA, ReasonDispensed, CodeAlreadyInState, "ALREADY_IN_STATE/process/low"},
+		{"dispense twice same site", inactive(ReasonDispensed, phA, time.Hour), lotWith(LotReleased), phA, ReasonDispensed, CodeAlreadyInState, "ALREADY_IN_STATE/process/medium"},
 		{"dispense clone other site", inactive(ReasonDispensed, phB, time.Hour), lotWith(LotReleased), phA, ReasonDispensed, CodeStatusChangeNotPossible, "CLONE/probable-counterfeit/critical"},
 		{"dispense clone other org", inactive(ReasonDispensed, phX, time.Hour), lotWith(LotReleased), phA, ReasonDispensed, CodeStatusChangeNotPossible, "CLONE/probable-counterfeit/critical"},
 		{"dispense stolen", inactive(ReasonStolen, whA, time.Hour), lotWith(LotReleased), phA, ReasonDispensed, CodeStatusChangeNotPossible, "INACTIVE_PACK_PRESENTED/probable-counterfeit/critical"},
@@ -79,6 +79,14 @@ func TestDecommissionTransitions(t *testing.T) {
 		{"distributor not holding", activeAt(whB), lotWith(LotReleased), whA, ReasonExported, CodeStatusChangeNotPossible, "CUSTODY_MISMATCH/process/medium"},
 		{"distributor in transit to it", inTransit(mfg, whA), lotWith(LotReleased), whA, ReasonExported, CodeStatusChangeNotPossible, "STATUS_CHANGE_NOT_POSSIBLE/process/low"},
 		{"decommission same reason other site", inactive(ReasonSample, phB, time.Hour), lotWith(LotReleased), phA, ReasonSample, CodeAlreadyInState, "INACTIVE_PACK_PRESENTED/process/medium"},
+		// The custody table: a pharmacy may not set another organisation's
+		// stock inactive (stolen is then an alert, not a state).
+		{"pharmacist reports a manufacturer's pack stolen", activeAt(mfg), lotWith(LotReleased), phA, ReasonStolen, CodeStatusChangeNotPossible, "CUSTODY_MISMATCH/diversion/high"},
+		{"pharmacist destroys a wholesaler's pack", activeAt(whA), lotWith(LotReleased), phA, ReasonDestroyed, CodeStatusChangeNotPossible, "CUSTODY_MISMATCH/diversion/high"},
+		{"pharmacist destroys a pack of its other site", activeAt(phB), lotWith(LotReleased), phA, ReasonDestroyed, CodeNone, "CUSTODY_MISMATCH/process/medium"},
+		{"pharmacist stolen in transit to it", inTransit(whA, phA), lotWith(LotReleased), phA, ReasonStolen, CodeNone, ""},
+		{"distributor supplies own pack (Art. 23)", activeAt(whA), lotWith(LotReleased), whA, ReasonSupplied, CodeNone, ""},
+		{"regulator cannot destroy", activeAt(whA), lotWith(LotReleased), regul, ReasonDestroyed, CodeStatusChangeNotPossible, "CUSTODY_MISMATCH/diversion/high"},
 		{"decommission dispensed pack here", inactive(ReasonDispensed, phA, time.Hour), lotWith(LotReleased), phA, ReasonDestroyed, CodeStatusChangeNotPossible, "STATUS_CHANGE_NOT_POSSIBLE/process/low"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +105,85 @@ func TestDecommissionTransitions(t *testing.T) {
 				t.Fatalf("pack after: %+v", got)
 			}
 		})
+	}
+}
+
+func TestRegulatorLocksAnyPackAndUnlocksIt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pack Pack
+		lot  *Lot
+	}{
+		{"held by a wholesaler", activeAt(whA), lotWith(LotReleased)},
+		{"in transit", inTransit(whA, phA), lotWith(LotReleased)},
+		{"of a quarantined lot", activeAt(phA), lotWith(LotQuarantined)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			locked, v := Decommission(tc.pack, tc.lot, regul, ReasonLocked, now, "tx-lock")
+			if !v.OK() || len(v.Findings) != 0 || locked.State != StateInactive || locked.Reason != ReasonLocked {
+				t.Fatalf("lock: %+v %+v", v, locked)
+			}
+			if locked.Custodian != tc.pack.Custodian || (tc.pack.Transit == nil) != (locked.Transit == nil) || locked.StateChangedRole != RoleRegulator {
+				t.Fatalf("the lock moved the pack: %+v", locked)
+			}
+			// Nobody else undoes the regulator's lock: not the holder.
+			if _, v := Undo(locked, tc.lot, Actor{MSP: locked.Custodian.MSP, Role: RolePharmacist, GLN: locked.Custodian.GLN}, now.Add(time.Hour), "tx-u1"); v.OK() {
+				t.Fatal("the holder undid the regulator's lock")
+			}
+			// The regulator unlocks it a month later: back where it was.
+			later := now.Add(30 * 24 * time.Hour)
+			got, v := Undo(locked, tc.lot, regul, later, "tx-unlock")
+			if !v.OK() || got.State != tc.pack.State || got.Custodian != tc.pack.Custodian {
+				t.Fatalf("unlock: %+v %+v", v, got)
+			}
+		})
+	}
+}
+
+func TestUndoByTheSameRoleOnly(t *testing.T) {
+	// A site that holds both licences: the distributor role may not undo
+	// the pharmacist's dispense (Art. 13(1)(a): the same person).
+	both := Actor{MSP: phA.MSP, Role: RoleDistributor, GLN: phA.GLN}
+	p, v := Dispense(activeAt(phA), lotWith(LotReleased), phA, now, "tx1")
+	if !v.OK() {
+		t.Fatal(v)
+	}
+	if _, v := Undo(p, lotWith(LotReleased), both, now.Add(time.Hour), "tx2"); v.OK() || !strings.Contains(v.Message, "same person") {
+		t.Fatalf("undo by another role at the same site: %+v", v)
+	}
+	if _, v := Undo(p, lotWith(LotReleased), phA, now.Add(time.Hour), "tx2"); !v.OK() {
+		t.Fatalf("undo by the same role: %+v", v)
+	}
+	// Dated before the change it undoes: refused (negative elapsed time).
+	if _, v := Undo(p, lotWith(LotReleased), phA, now.Add(-48*time.Hour), "tx2"); v.OK() {
+		t.Fatal("undo dated two days before the dispense was accepted")
+	}
+}
+
+func TestExpiryDayZeroAndMarketTime(t *testing.T) {
+	p := activeAt(phA)
+	p.Expiry = "281200" // day 00: the last day of December 2028
+	if v := CheckScanData(Scan{Lot: p.Lot, Expiry: "281231"}, &p, now); !v.OK() {
+		t.Fatalf("281231 scanned for a lot registered as 281200: %+v", v)
+	}
+	if v := CheckScanData(Scan{Lot: p.Lot, Expiry: "281230"}, &p, now); v.Code != CodeExpiryMismatch {
+		t.Fatalf("281230 for 281200: %+v", v)
+	}
+	// 01:30 on 1 April in Helsinki is still 31 March in UTC: expired there.
+	hel, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	p.Expiry = "270331"
+	at := time.Date(2027, 4, 1, 1, 30, 0, 0, hel)
+	if !Expired(p.Expiry, at) || Expired(p.Expiry, at.UTC()) {
+		t.Fatalf("expiry at %s: local %v, UTC %v", at, Expired(p.Expiry, at), Expired(p.Expiry, at.UTC()))
+	}
+	if _, v := Dispense(p, lotWith(LotReleased), phA, at, "tx"); v.Code != CodeExpired {
+		t.Fatalf("dispense at 01:30 local on the day after expiry: %+v", v)
+	}
+	if got, _ := Dispense(p, lotWith(LotReleased), phA, at.Add(-2*time.Hour), "tx"); got.StateChangedAt.Location() != time.UTC {
+		t.Fatalf("state change stored in %v, want UTC", got.StateChangedAt.Location())
 	}
 }
 
@@ -251,28 +338,28 @@ func TestReceive(t *testing.T) {
 func TestCheckScanData(t *testing.T) {
 	p := activeAt(phA)
 	p.Lot = "LOTYZ"
-	if v := CheckScanData(Scan{Lot: "LOTYZ", Expiry: p.Expiry}, &p); !v.OK() {
+	if v := CheckScanData(Scan{Lot: "LOTYZ", Expiry: p.Expiry}, &p, now); !v.OK() {
 		t.Fatal(v)
 	}
-	v := CheckScanData(Scan{Lot: "LOTX", Expiry: p.Expiry}, &p)
+	v := CheckScanData(Scan{Lot: "LOTX", Expiry: p.Expiry}, &p, now)
 	if v.Code != CodeBatchMismatch || v.Findings[0].Classification != ClassCounterfeit {
 		t.Fatal(findingCodes(v))
 	}
-	v = CheckScanData(Scan{Lot: "lotyz", Expiry: p.Expiry}, &p)
+	v = CheckScanData(Scan{Lot: "lotyz", Expiry: p.Expiry}, &p, now)
 	if v.Code != CodeBatchMismatch || v.Findings[0].Classification != ClassScannerFault || v.Findings[0].Evidence.NearMiss[0] != "LOTYZ" {
 		t.Fatal(findingCodes(v))
 	}
-	v = CheckScanData(Scan{Lot: "LOTZY", Expiry: p.Expiry}, &p)
+	v = CheckScanData(Scan{Lot: "LOTZY", Expiry: p.Expiry}, &p, now)
 	if v.Findings[0].Classification != ClassScannerFault {
 		t.Fatal("Y/Z swap")
 	}
-	v = CheckScanData(Scan{Lot: "LOTYZ", Expiry: "281230"}, &p)
+	v = CheckScanData(Scan{Lot: "LOTYZ", Expiry: "281230"}, &p, now)
 	if v.Code != CodeExpiryMismatch || v.Findings[0].Classification != ClassCounterfeit {
 		t.Fatal(findingCodes(v))
 	}
-	v = CheckScanData(Scan{Lot: "LOTYZ", Expiry: "281230", Warnings: []string{WarnDroppedGS}}, &p)
-	if v.Findings[0].Classification != ClassScannerFault || v.Findings[0].Severity != SeverityLow {
-		t.Fatal("warnings")
+	v = CheckScanData(Scan{Lot: "LOTYZ", Expiry: "281230", Warnings: []string{WarnDroppedGS}}, &p, now)
+	if v.Findings[0].Classification != ClassCounterfeit || v.Findings[0].Severity != SeverityHigh {
+		t.Fatal("a scanner warning lowered a classification without ledger evidence")
 	}
 }
 

@@ -2,6 +2,8 @@ package trace
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -179,21 +181,25 @@ func checkWarnings(name string, ws []string) error {
 		return Invalid(name, "%d warnings exceed the limit of %d", len(ws), MaxWarnings)
 	}
 	for i, w := range ws {
-		if err := checkID(fmt.Sprintf("%s[%d]", name, i), w); err != nil {
-			return err
+		if !slices.Contains(WarningKinds, w) {
+			return Invalid(fmt.Sprintf("%s[%d]", name, i), "%q is not a scanner warning kind (%s)", w, strings.Join(WarningKinds, ", "))
 		}
 	}
 	return nil
 }
 
-// Scanner warning kinds the GS1 parser reports. Classification treats any
-// warning as evidence of a scanner fault; these constants only document the
-// kinds expected.
+// Scanner warning kinds, as package gs1 names them (WarningKind.String; a
+// test keeps them in step). They are recorded with a finding as the
+// scanner's claim; they do not change its classification (only ledger
+// evidence does: see ScanFinding).
 const (
-	WarnDroppedGS      = "dropped_gs"
-	WarnCapsLock       = "caps_lock"
-	WarnKeyboardLayout = "keyboard_layout"
+	WarnDroppedGS      = "dropped-separator"
+	WarnCapsLock       = "caps-lock"
+	WarnKeyboardLayout = "keyboard-layout"
 )
+
+// WarningKinds lists the scanner warning kinds a request may carry.
+var WarningKinds = []string{WarnDroppedGS, WarnCapsLock, WarnKeyboardLayout}
 
 // Scan is a pack's data as scanned from its 2D code, already parsed, plus
 // the parser's warnings.
@@ -809,8 +815,12 @@ type ListAnomaliesQuery struct {
 	Code           AnomalyCode    `json:"code,omitempty"`
 	GTIN           string         `json:"gtin,omitempty"`
 	Lot            string         `json:"lot,omitempty"`
-	PageSize       int            `json:"pageSize,omitempty"`
-	Bookmark       string         `json:"bookmark,omitempty"`
+	// Owned lists, for a manufacturer, the anomalies about its own
+	// products (reported by anyone) instead of those its organisation
+	// reported.
+	Owned    bool   `json:"owned,omitempty"`
+	PageSize int    `json:"pageSize,omitempty"`
+	Bookmark string `json:"bookmark,omitempty"`
 }
 
 // Validate checks the query.

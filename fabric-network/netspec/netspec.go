@@ -91,7 +91,11 @@ type Org struct {
 	Name  string   `yaml:"name"`
 	MSPID string   `yaml:"mspID"`
 	Roles []string `yaml:"roles"`
-	CA    CA       `yaml:"ca"`
+	// GCPs are the GS1 company prefixes (6-12 digits) the organisation
+	// owns: its users' `gcp` attributes must lie within them, and the
+	// chaincode refuses any other (PHARMATRACE_ORG_PREFIXES).
+	GCPs []string `yaml:"gcps,omitempty"`
+	CA   CA       `yaml:"ca"`
 	Peer  PeerNode `yaml:"peer"`
 	// ChaincodeServerPort is where the org's chaincode-as-a-service
 	// process listens for its peer.
@@ -213,6 +217,7 @@ func (s *Spec) Validate() error {
 	}
 	names := map[string]bool{}
 	msps := map[string]bool{s.OrdererOrg.MSPID: true}
+	allPrefixes := map[string][]string{} // company prefixes by MSP, to find overlaps
 	if s.OrdererOrg.MSPID == "" {
 		bad("ordererOrg.mspID", "is empty")
 	}
@@ -229,6 +234,19 @@ func (s *Spec) Validate() error {
 			bad(f+".mspID", "empty or duplicate MSP ID %q", o.MSPID)
 		}
 		msps[o.MSPID] = true
+		for j, p := range o.GCPs {
+			if len(p) < 6 || len(p) > 12 || strings.Trim(p, "0123456789") != "" {
+				bad(fmt.Sprintf("%s.gcps[%d]", f, j), "%q is not a 6-12 digit GS1 company prefix", p)
+			}
+			for owner, theirs := range allPrefixes {
+				if overlaps(p, theirs) {
+					bad(fmt.Sprintf("%s.gcps[%d]", f, j), "prefix %s overlaps a prefix of %s", p, owner)
+				}
+			}
+		}
+		for _, p := range o.GCPs {
+			allPrefixes[o.MSPID] = append(allPrefixes[o.MSPID], p)
+		}
 		for _, r := range o.Roles {
 			if !knownRoles[r] {
 				bad(f+".roles", "unknown role %q", r)
@@ -244,6 +262,12 @@ func (s *Spec) Validate() error {
 			users[u.Name] = true
 			if err := validUser(uf, u, o.Roles, u.Role == "manufacturer"); err != nil {
 				errs = append(errs, err)
+			} else if u.Role == "manufacturer" {
+				for _, p := range strings.Split(u.GCP, ",") {
+					if !withinPrefixes(p, o.GCPs) {
+						bad(uf+".gcp", "prefix %s is not within the org's gcps %v", p, o.GCPs)
+					}
+				}
 			}
 			hasAdmin = hasAdmin || u.Role == "admin"
 		}
@@ -323,6 +347,27 @@ func (s *Spec) ShiftPorts(offset int) {
 // (comments of the original file are not kept).
 func (s *Spec) Marshal() ([]byte, error) { return yaml.Marshal(s) }
 
+// withinPrefixes reports whether prefix p lies within one of owned (starts
+// with it).
+func withinPrefixes(p string, owned []string) bool {
+	for _, o := range owned {
+		if strings.HasPrefix(p, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlaps reports whether p and one of others is a prefix of the other.
+func overlaps(p string, others []string) bool {
+	for _, o := range others {
+		if strings.HasPrefix(p, o) || strings.HasPrefix(o, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func validUser(field string, u User, roles []string, needGCP bool) error {
 	if u.Name == "" || u.Name == CARegistrar || strings.ContainsAny(u.Name, " /:@") {
 		return fmt.Errorf("%s.name: %q is not a valid identity name", field, u.Name)
@@ -355,6 +400,18 @@ func (s *Spec) Org(nameOrMSP string) (*Org, bool) {
 		}
 	}
 	return nil, false
+}
+
+// OrgPrefixes renders the MSP → company prefixes binding handed to the
+// chaincode (PHARMATRACE_ORG_PREFIXES): "ManufacturerMSP=4012345,5098765".
+func (s *Spec) OrgPrefixes() string {
+	var parts []string
+	for _, o := range s.Orgs {
+		if len(o.GCPs) > 0 {
+			parts = append(parts, o.MSPID+"="+strings.Join(o.GCPs, ","))
+		}
+	}
+	return strings.Join(parts, ";")
 }
 
 // OrgRoles renders the MSP → allowed roles binding handed to the chaincode

@@ -161,6 +161,7 @@ func (n *network) ccProc(o *netspec.Org, packageID string) proc {
 		"CHAINCODE_TLS_KEY=" + id.TLSKeyFile,
 		"CHAINCODE_TLS_CLIENT_CA=" + n.l.CACert(o.Key()),
 		"PHARMATRACE_ORG_ROLES=" + n.l.OrgRoles(),
+		"PHARMATRACE_ORG_PREFIXES=" + n.l.OrgPrefixes(),
 		"CHAINCODE_PPROF_ADDRESS=" + n.l.Addr(o.ChaincodeServerPort+1),
 	}}
 }
