@@ -465,6 +465,9 @@ func (a *applier) anomalies() error {
 		if err != nil {
 			return err
 		}
+		if an.ProductOwner != "" { // recorded by the contract (older anomalies: the product's owner)
+			owner = an.ProductOwner
+		}
 		rows = append(rows, []any{an.ID, string(an.Code), string(an.Alert), string(an.Severity), SeverityRank(an.Severity), string(an.Classification),
 			string(an.Status), string(an.CloseReason), gtin, serial, lot, an.Shipment, an.Site, an.ReportedBy.MSP, string(an.ReportedBy.Role), an.ReportedBy.GLN,
 			cp.MSP, cp.GLN, an.Transaction, an.TxID, an.Evidence.Message, db.FormatTime(an.CreatedAt), db.FormatTime(an.UpdatedAt),
