@@ -55,6 +55,12 @@ var expectedAccess = map[string][]trace.Role{
 	"GET /api/v1/anomalies":                             {mfr, dist, ph, reg},
 	"GET /api/v1/anomalies/export.csv":                  {mfr, dist, ph, reg},
 	"GET /api/v1/anomalies/:id":                         {mfr, dist, ph, reg},
+	"GET /api/v1/anomalies/stream":                      {mfr, dist, ph, reg},
+	"POST /api/v1/subscriptions":                        {mfr, dist, ph, reg},
+	"GET /api/v1/subscriptions":                         {mfr, dist, ph, reg},
+	"GET /api/v1/subscriptions/:id":                     {mfr, dist, ph, reg},
+	"DELETE /api/v1/subscriptions/:id":                  {mfr, dist, ph, reg},
+	"GET /api/v1/subscriptions/:id/deliveries":          {mfr, dist, ph, reg},
 	"POST /api/v1/anomalies":                            {reg},
 	"GET /api/v1/anomalies/:id/report":                  {reg},
 	"POST /api/v1/anomalies/:id/transitions":            {reg},
@@ -80,6 +86,9 @@ func concrete(path string, h *harness) string {
 	r := strings.NewReplacer(":gtin", memledger.DemoGTIN, ":lot", memledger.DemoLot, ":serial", "SA00004", ":uploadId", "up-m",
 		":id", url.PathEscape(h.demo.Clone), ":name", "style.css")
 	p := r.Replace(path)
+	if strings.HasSuffix(p, "/stream") {
+		p += "?timeout=0" // the catch-up only, then close
+	}
 	if strings.HasPrefix(p, "/api/v1/shipments/") {
 		p = strings.Replace(p, url.PathEscape(h.demo.Clone), "ASN-1001", 1)
 	}

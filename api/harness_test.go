@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pharmatrace/pharmatrace/api"
+	"github.com/pharmatrace/pharmatrace/api/alerts"
 	"github.com/pharmatrace/pharmatrace/api/auth"
 	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
@@ -37,6 +38,7 @@ func TestMain(m *testing.M) {
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("text/css", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
 	os.Exit(dbtest.Run(m))
 }
 
@@ -57,6 +59,7 @@ type harness struct {
 	store   *readmodel.Store
 	uploads *commission.Manager
 	bulk    *bulk.Manager
+	alerts  *alerts.Service
 	auth    *auth.Store
 	tokens  map[trace.Role]string
 	reg     *prometheus.Registry
@@ -108,18 +111,24 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = readmodel.New(d, readmodel.WithMetrics(rm))
+	h.alerts = alerts.New(d, readmodel.New(d), alerts.WithConfig(alerts.Config{FirstRetry: 20 * time.Millisecond, MaxRetry: 200 * time.Millisecond,
+		MaxAttempts: 5, Timeout: 2 * time.Second, Senders: 4, MaxSubscriptions: 10, Poll: 200 * time.Millisecond}))
+	h.store = readmodel.New(d, readmodel.WithMetrics(rm), readmodel.WithHook(h.alerts))
 	tokens := auth.NewStore(d)
 	h.auth = tokens
 	h.uploads = commission.NewManager(d)
 	t.Cleanup(h.uploads.Close)
 	h.bulk = bulk.NewManager(d, bulk.WithWorkers(8))
 	t.Cleanup(h.bulk.Close)
-	for _, m := range []func(context.Context) error{h.store.Migrate, tokens.Migrate, h.uploads.Migrate, h.bulk.Migrate} {
+	for _, m := range []func(context.Context) error{h.store.Migrate, tokens.Migrate, h.uploads.Migrate, h.bulk.Migrate, h.alerts.Migrate} {
 		if err := m(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
+	actx, stopAlerts := context.WithCancel(context.Background())
+	alertsDone := make(chan error, 1)
+	go func() { alertsDone <- h.alerts.Run(actx) }()
+	t.Cleanup(func() { stopAlerts(); <-alertsDone })
 	for role, id := range users {
 		tok, _, err := tokens.Create(ctx, id, 0)
 		if err != nil {
@@ -127,7 +136,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		}
 		h.tokens[role] = tok
 	}
-	h.srv, err = api.New(hc.api, api.Deps{Ledgers: hc.ledgers(h.sim), Tokens: tokens, Read: h.store, Uploads: h.uploads, Bulk: h.bulk, Registry: h.reg})
+	h.srv, err = api.New(hc.api, api.Deps{Ledgers: hc.ledgers(h.sim), Tokens: tokens, Read: h.store, Uploads: h.uploads, Bulk: h.bulk, Alerts: h.alerts, Registry: h.reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,8 @@ func (g *schemaGen) nameOf(t reflect.Type) string {
 		return n
 	}
 	base := t.Name()
-	if pkg := t.PkgPath(); strings.HasSuffix(pkg, "/readmodel") || strings.HasSuffix(pkg, "/commission") || strings.HasSuffix(pkg, "/bulk") {
+	if pkg := t.PkgPath(); strings.HasSuffix(pkg, "/readmodel") || strings.HasSuffix(pkg, "/commission") || strings.HasSuffix(pkg, "/bulk") ||
+		strings.HasSuffix(pkg, "/alerts") {
 		base = strings.ToUpper(pkg[strings.LastIndex(pkg, "/")+1:][:1]) + pkg[strings.LastIndex(pkg, "/")+2:] + base
 	}
 	name := base
@@ -256,6 +257,7 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 		}
 		ok := map[string]any{"description": http.StatusText(status)}
 		switch {
+		case status == http.StatusNoContent:
 		case status == http.StatusSeeOther:
 			ok["headers"] = map[string]any{"Location": map[string]any{"schema": map[string]any{"type": "string"}}}
 		case r.Resp != nil && produces == "application/json":

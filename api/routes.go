@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pharmatrace/pharmatrace/api/alerts"
 	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
@@ -193,6 +194,11 @@ func (s *Server) routeTable() []Route {
 			Roles:   rolesWith(trace.RightAnomalyRead), Handler: s.listAnomalies, Resp: AnomalyList{}, Query: list},
 		{Method: http.MethodGet, Path: "/api/v1/anomalies/export.csv", Name: "exportAnomalies", Tag: "anomalies", Summary: "Export an anomaly list as CSV",
 			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.exportAnomalies, Produces: "text/csv", Query: export},
+		{Method: http.MethodGet, Path: "/api/v1/anomalies/stream", Name: "streamAnomalies", Tag: "alerts",
+			Summary: "Live stream (Server-Sent Events) of the new anomalies the caller may see (regulator: all; manufacturer: about its products); Last-Event-ID catches up",
+			Roles:   rolesWith(trace.RightAnomalyRead), Handler: s.streamAnomalies, Produces: "text/event-stream", Stream: true,
+			Query: []Param{{Name: "timeout", Type: "integer", Doc: "close the stream after this many seconds (default and most: the stream timeout, 1800; 0: after the catch-up)"},
+				{Name: "lastEventId", Doc: "as the Last-Event-ID header: first send the anomalies created after this one"}}},
 		{Method: http.MethodGet, Path: "/api/v1/anomalies/:id", Name: "getAnomaly", Tag: "anomalies", Summary: "An anomaly with its evidence, workflow history and (regulator) the pack's chain of custody",
 			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.getAnomaly, Resp: AnomalyDetail{}},
 		{Method: http.MethodGet, Path: "/api/v1/anomalies/:id/report", Name: "suspectReport", Tag: "anomalies",
@@ -205,6 +211,20 @@ func (s *Server) routeTable() []Route {
 			Roles: rolesWith(trace.RightAnomalyWorkflow), Handler: s.transitionAnomaly, Body: TransitionBody{}, Resp: trace.AnomalyResult{}},
 		{Method: http.MethodPost, Path: "/api/v1/anomalies/:id/comments", Name: "commentAnomaly", Tag: "anomalies", Summary: "Comment on an anomaly (regulator or the reporting organisation)",
 			Roles: rolesWith(trace.TransactionRights[trace.TxCommentAnomaly]), Handler: s.commentAnomaly, Body: CommentBody{}, Resp: trace.AnomalyResult{}},
+
+		{Method: http.MethodPost, Path: "/api/v1/subscriptions", Name: "subscribe", Tag: "alerts",
+			Summary: "Subscribe a webhook to the new anomalies the caller may see: a signed POST per anomaly (X-PharmaTrace-Signature: sha256=HMAC of the body with the secret returned once here), retried with backoff",
+			Roles:   rolesWith(trace.RightAnomalyRead), Handler: s.subscribe, Body: SubscribeBody{}, Resp: alerts.Subscription{}, Status: http.StatusCreated},
+		{Method: http.MethodGet, Path: "/api/v1/subscriptions", Name: "listSubscriptions", Tag: "alerts", Summary: "The caller's webhook subscriptions",
+			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.listSubscriptions, Resp: SubscriptionList{}},
+		{Method: http.MethodGet, Path: "/api/v1/subscriptions/:id", Name: "getSubscription", Tag: "alerts", Summary: "One of the caller's webhook subscriptions",
+			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.getSubscription, Resp: alerts.Subscription{}},
+		{Method: http.MethodDelete, Path: "/api/v1/subscriptions/:id", Name: "unsubscribe", Tag: "alerts", Summary: "Delete a webhook subscription (nothing more is sent)",
+			Roles: rolesWith(trace.RightAnomalyRead), Handler: s.deleteSubscription, Status: http.StatusNoContent},
+		{Method: http.MethodGet, Path: "/api/v1/subscriptions/:id/deliveries", Name: "listDeliveries", Tag: "alerts",
+			Summary: "Delivery log of a subscription, newest first: each delivery's status and every attempt (time, HTTP status, error)",
+			Roles:   rolesWith(trace.RightAnomalyRead), Handler: s.listDeliveries, Resp: DeliveryList{},
+			Query: []Param{{Name: "limit", Type: "integer", Doc: "1-500 (default 50)"}, {Name: "status", Enum: []string{alerts.DeliveryPending, alerts.DeliveryDelivered, alerts.DeliveryFailed}}}},
 
 		{Method: http.MethodGet, Path: "/api/v1/epcis/events", Name: "exportEPCIS", Tag: "epcis",
 			Summary: "Export ledger events as one streamed EPCIS 2.0 JSON-LD document (regulator: every pack; manufacturer: the packs of its own company prefix)",

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pharmatrace/pharmatrace/api/alerts"
 	"github.com/pharmatrace/pharmatrace/api/auth"
 	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
@@ -103,6 +104,10 @@ type Deps struct {
 	Read    *readmodel.Store
 	Uploads *commission.Manager
 	Bulk    *bulk.Manager
+	// Alerts keeps webhook subscriptions and feeds the live stream; the
+	// read model must carry it as its hook (readmodel.WithHook) and its Run
+	// must be running for webhooks to leave.
+	Alerts *alerts.Service
 	// Registry receives the HTTP, ledger and anomaly collectors and is
 	// served at /metrics.
 	Registry *prometheus.Registry
@@ -124,6 +129,8 @@ func (d Deps) validate() error {
 		return errors.New("api deps: Uploads: nil")
 	case d.Bulk == nil:
 		return errors.New("api deps: Bulk: nil")
+	case d.Alerts == nil:
+		return errors.New("api deps: Alerts: nil")
 	case d.Registry == nil:
 		return errors.New("api deps: Registry: nil")
 	}

@@ -87,6 +87,30 @@ type Store struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	hook    Hook
+}
+
+// NewAnomaly is an anomaly an applied event created, with the product
+// owner and company prefix its visibility depends on (Scope).
+type NewAnomaly struct {
+	Anomaly      trace.Anomaly
+	ProductOwner string
+	ProductGCP   string
+}
+
+// VisibleTo reports whether scope sees the anomaly (nil: the regulator).
+func (n *NewAnomaly) VisibleTo(scope *Scope) bool {
+	return scope.Sees(n.Anomaly.ReportedBy, n.ProductOwner, n.ProductGCP)
+}
+
+// Hook learns of the anomalies each applied event created (never twice
+// for one event): inside Apply's SQL transaction, for work that must be
+// exactly as durable as the read model (a delivery queue in the same
+// database), and after the commit, for wake-ups (it must not block: the
+// event stream waits for it).
+type Hook interface {
+	AnomaliesInTx(ctx context.Context, tx *db.Tx, pos Position, created []NewAnomaly) error
+	AnomaliesCommitted(pos Position, created []NewAnomaly)
 }
 
 // Option configures a Store.
@@ -97,6 +121,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // WithMetrics sets the collectors updated by Apply (see NewMetrics).
 func WithMetrics(m *Metrics) Option { return func(s *Store) { s.metrics = m } }
+
+// WithHook sets the hook told of new anomalies (alert delivery).
+func WithHook(h Hook) Option { return func(s *Store) { s.hook = h } }
 
 // WithClock sets the clock used for lag and applied-at times.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
@@ -155,14 +182,26 @@ func (s *Store) Checkpoint(ctx context.Context) (Position, error) {
 // Apply applies one event and moves the checkpoint, in one SQL transaction.
 // It reports false when the event had been applied before (nothing changed).
 func (s *Store) Apply(ctx context.Context, ev trace.Event, pos Position) (bool, error) {
-	var applied bool
+	var (
+		applied bool
+		created []NewAnomaly
+	)
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		var err error
-		applied, err = Apply(ctx, tx, ev, pos)
+		applied, created, err = apply(ctx, tx, ev, pos)
+		if err == nil && applied && len(created) > 0 && s.hook != nil {
+			if pos.TxID == "" {
+				pos.TxID = ev.TxID
+			}
+			err = s.hook.AnomaliesInTx(ctx, tx, pos, created)
+		}
 		return err
 	})
 	if err != nil {
 		return false, err
+	}
+	if applied && len(created) > 0 && s.hook != nil {
+		s.hook.AnomaliesCommitted(pos, created)
 	}
 	now := s.now()
 	if s.metrics != nil {
@@ -178,29 +217,35 @@ func (s *Store) Apply(ctx context.Context, ev trace.Event, pos Position) (bool, 
 // records, pack timeline, anomaly steps, the applied-event row and the
 // checkpoint. It is a no-op (false) for an event already applied.
 func Apply(ctx context.Context, tx *db.Tx, ev trace.Event, pos Position) (bool, error) {
+	applied, _, err := apply(ctx, tx, ev, pos)
+	return applied, err
+}
+
+// apply is Apply, also returning the anomalies the event created.
+func apply(ctx context.Context, tx *db.Tx, ev trace.Event, pos Position) (bool, []NewAnomaly, error) {
 	if ev.TxID == "" {
-		return false, errors.New("readmodel: event without transaction ID")
+		return false, nil, errors.New("readmodel: event without transaction ID")
 	}
 	if pos.TxID == "" {
 		pos.TxID = ev.TxID
 	}
 	if pos.TxID != ev.TxID {
-		return false, fmt.Errorf("readmodel: position names tx %s but the event is tx %s", pos.TxID, ev.TxID)
+		return false, nil, fmt.Errorf("readmodel: position names tx %s but the event is tx %s", pos.TxID, ev.TxID)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO rm_applied (tx_id, pos_block, pos_index, event_type, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO NOTHING`,
 		ev.TxID, int64(pos.Block), pos.Index, ev.Type, db.FormatTime(ev.Timestamp))
 	if err != nil {
-		return false, fmt.Errorf("readmodel: record event %s: %w", ev.TxID, err)
+		return false, nil, fmt.Errorf("readmodel: record event %s: %w", ev.TxID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return false, fmt.Errorf("readmodel: record event %s: %w", ev.TxID, err)
+		return false, nil, fmt.Errorf("readmodel: record event %s: %w", ev.TxID, err)
 	} else if n == 0 {
-		return false, nil // applied before
+		return false, nil, nil // applied before
 	}
 	a := applier{ctx: ctx, tx: tx, ev: &ev, pos: pos}
 	for _, step := range []func() error{a.event, a.parties, a.products, a.lots, a.packs, a.shipments, a.aggregations, a.anomalies} {
 		if err := step(); err != nil {
-			return false, fmt.Errorf("readmodel: apply %s tx %s: %w", ev.Type, ev.TxID, err)
+			return false, nil, fmt.Errorf("readmodel: apply %s tx %s: %w", ev.Type, ev.TxID, err)
 		}
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE rm_checkpoint SET pos_block = ?, pos_index = ?, tx_id = ?, event_at = ?, applied_at = ?
@@ -208,9 +253,9 @@ func Apply(ctx context.Context, tx *db.Tx, ev trace.Event, pos Position) (bool, 
 		int64(pos.Block), pos.Index, pos.TxID, db.FormatTime(ev.Timestamp), db.FormatTime(time.Now()),
 		int64(pos.Block), int64(pos.Block), pos.Index)
 	if err != nil {
-		return false, fmt.Errorf("readmodel: save checkpoint: %w", err)
+		return false, nil, fmt.Errorf("readmodel: save checkpoint: %w", err)
 	}
-	return true, nil
+	return true, a.created, nil
 }
 
 type applier struct {
@@ -219,6 +264,8 @@ type applier struct {
 	ev     *trace.Event
 	pos    Position
 	owners map[string][2]string // gtin → product owner MSP, company prefix
+	// created lists the anomalies this event created.
+	created []NewAnomaly
 }
 
 // newer is the upsert guard: replace only an older version.
@@ -467,6 +514,9 @@ func (a *applier) anomalies() error {
 		}
 		if an.ProductOwner != "" { // recorded by the contract (older anomalies: the product's owner)
 			owner = an.ProductOwner
+		}
+		if an.TxID == a.ev.TxID {
+			a.created = append(a.created, NewAnomaly{Anomaly: an, ProductOwner: owner, ProductGCP: gcp})
 		}
 		rows = append(rows, []any{an.ID, string(an.Code), string(an.Alert), string(an.Severity), SeverityRank(an.Severity), string(an.Classification),
 			string(an.Status), string(an.CloseReason), gtin, serial, lot, an.Shipment, an.Site, an.ReportedBy.MSP, string(an.ReportedBy.Role), an.ReportedBy.GLN,

@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pharmatrace/pharmatrace/api"
+	"github.com/pharmatrace/pharmatrace/api/alerts"
 	"github.com/pharmatrace/pharmatrace/api/auth"
 	"github.com/pharmatrace/pharmatrace/api/bulk"
 	"github.com/pharmatrace/pharmatrace/api/commission"
@@ -75,6 +76,7 @@ type config struct {
 	runDir, eventsUser                     string
 	fakeLedger, fakeDemo                   bool
 	bulkWorkers                            int
+	webhookHTTP                            bool
 	api                                    api.Config
 	idle                                   time.Duration
 	user                                   string
@@ -111,6 +113,7 @@ func flags(name string, getenv func(string) string, stderr io.Writer) (*flag.Fla
 		fs.DurationVar(&c.api.RequestTimeout, "timeout", c.api.RequestTimeout, "per-request timeout")
 		fs.IntVar(&c.api.BulkMaxPacks, "bulk-max", c.api.BulkMaxPacks, "packs per bulk request")
 		fs.IntVar(&c.bulkWorkers, "bulk-workers", c.bulkWorkers, "ledger calls all bulk requests make at once")
+		fs.BoolVar(&c.webhookHTTP, "webhook-allow-http", false, "accept http:// webhook endpoints on other hosts than loopback (default: https only)")
 		fs.BoolVar(&c.api.SecureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind TLS)")
 		fs.DurationVar(&c.shutdown, "shutdown-timeout", 15*time.Second, "how long to wait for requests at shutdown")
 		fs.BoolVar(&c.fakeLedger, "fake-ledger", false, "serve on an in-memory ledger running the real contract (demo and tests only)")
@@ -177,12 +180,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer uploads.Close()
 	bulks := bulk.NewManager(d, bulk.WithLogger(log), bulk.WithWorkers(c.bulkWorkers))
 	defer bulks.Close()
-	if err := migrate(ctx, store, tokens, uploads, bulks); err != nil {
+	acfg := alerts.DefaultConfig()
+	acfg.AllowHTTP = c.webhookHTTP
+	al := alerts.New(d, store, alerts.WithLogger(log), alerts.WithConfig(acfg))
+	if err := migrate(ctx, store, tokens, uploads, bulks, al); err != nil {
 		return err
 	}
 	switch cmd {
 	case "migrate":
-		for _, comp := range []string{readmodel.Component, auth.Migrations().Component, commission.Migrations().Component, bulk.Migrations().Component} {
+		for _, comp := range []string{readmodel.Component, auth.Migrations().Component, commission.Migrations().Component, bulk.Migrations().Component,
+			alerts.Migrations().Component} {
 			v, err := d.Version(ctx, comp)
 			if err != nil {
 				return err
@@ -205,7 +212,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "read model rebuilt: %d events applied, last %s\n", res.Events, res.Last)
 		return nil
 	}
-	return serve(ctx, c, log, store, tokens, uploads, bulks)
+	return serve(ctx, c, log, store, tokens, uploads, bulks, al)
 }
 
 func openDB(ctx context.Context, c *config) (*db.DB, error) {
@@ -216,8 +223,8 @@ func openDB(ctx context.Context, c *config) (*db.DB, error) {
 	return db.Open(ctx, cfg)
 }
 
-func migrate(ctx context.Context, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager, bulks *bulk.Manager) error {
-	for _, m := range []func(context.Context) error{store.Migrate, tokens.Migrate, uploads.Migrate, bulks.Migrate} {
+func migrate(ctx context.Context, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager, bulks *bulk.Manager, al *alerts.Service) error {
+	for _, m := range []func(context.Context) error{store.Migrate, tokens.Migrate, uploads.Migrate, bulks.Migrate, al.Migrate} {
 		if err := m(ctx); err != nil {
 			return err
 		}
@@ -225,7 +232,8 @@ func migrate(ctx context.Context, store *readmodel.Store, tokens *auth.Store, up
 	return nil
 }
 
-func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager, bulks *bulk.Manager) error {
+func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.Store, tokens *auth.Store, uploads *commission.Manager, bulks *bulk.Manager,
+	al *alerts.Service) error {
 	be, err := newBackend(ctx, *c, log)
 	if err != nil {
 		return err
@@ -237,8 +245,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.St
 	if err != nil {
 		return err
 	}
-	store = readmodel.New(store.DB(), readmodel.WithLogger(log), readmodel.WithMetrics(rm))
-	srv, err := api.New(c.api, api.Deps{Ledgers: be.Ledgers, Tokens: tokens, Read: store, Uploads: uploads, Bulk: bulks, Registry: reg, GLNs: be.GLNs}, api.WithLogger(log))
+	store = readmodel.New(store.DB(), readmodel.WithLogger(log), readmodel.WithMetrics(rm), readmodel.WithHook(al))
+	srv, err := api.New(c.api, api.Deps{Ledgers: be.Ledgers, Tokens: tokens, Read: store, Uploads: uploads, Bulk: bulks, Alerts: al, Registry: reg, GLNs: be.GLNs}, api.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -258,6 +266,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.St
 	go func() {
 		consumerDone <- readmodel.NewConsumer(store, be.Events, readmodel.WithConsumerLogger(log)).Run(consumerCtx)
 	}()
+	// Webhooks leave from their own goroutines, off the consumer's path.
+	alertsDone := make(chan error, 1)
+	go func() { alertsDone <- al.Run(consumerCtx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("api: serving", "addr", ln.Addr().String(), "db", d(c))
@@ -276,6 +287,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, store *readmodel.St
 	}
 	stopConsumer()
 	if err := <-consumerDone; err != nil && result == nil {
+		result = err
+	}
+	if err := <-alertsDone; err != nil && result == nil {
 		result = err
 	}
 	uploads.Close()
