@@ -79,6 +79,13 @@ var expectedAccess = map[string][]trace.Role{
 	"GET /dashboard/anomalies/:id":                      {reg},
 	"POST /dashboard/anomalies/:id/transition":          {reg},
 	"POST /dashboard/lots/:gtin/:lot/recall":            {reg},
+	"GET /dashboard/anomalies/new":                      {reg},
+	"POST /dashboard/anomalies":                         {reg},
+	"GET /dashboard/packs":                              {reg},
+	"POST /dashboard/packs/:gtin/:serial/lock":          {reg},
+	"POST /dashboard/packs/:gtin/:serial/unlock":        {reg},
+	"GET /dashboard/lots":                               {reg},
+	"GET /dashboard/stats/packs":                        {reg},
 }
 
 // concrete fills a route's parameters with values of the demo flow.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pharmatrace/pharmatrace/api/dashboard"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -138,6 +139,116 @@ func TestDashboard(t *testing.T) {
 		r := h.do(request{method: http.MethodGet, path: "/dashboard/anomalies", cookie: h.session(trace.RoleManufacturer)})
 		if r.status != 403 || !strings.Contains(string(r.body), "Role not allowed") {
 			t.Errorf("%d", r.status)
+		}
+	})
+}
+
+// TestDashboardPackPages: the regulator's pack lookup, lock and unlock,
+// hand-flagged anomaly, lots at risk and packs by state.
+func TestDashboardPackPages(t *testing.T) {
+	h := newHarness(t)
+	t.Run("pack lookup by pasted code", func(t *testing.T) {
+		g := memledger.DemoGTIN
+		for _, code := range []string{"(01)" + g + "(17)301231(10)LOT-A1(21)SA00001", "]d201" + g + "17301231" + "10LOT-A1\x1d21SA00001",
+			"https://id.gs1.org/01/" + g + "/10/LOT-A1/21/SA00001?17=301231"} {
+			r := h.do(request{method: http.MethodGet, path: "/dashboard/packs?code=" + url.QueryEscape(code), cookie: h.session(trace.RoleRegulator)})
+			body := string(r.body)
+			for _, want := range []string{`id="pack-state">inactive (dispensed)`, `id="verify-outcome" class="verdict refused"`, "INACTIVE", `id="timeline"`,
+				"CommissionPacks", "Dispense", `data-type="CLONE"`, `href="/dashboard/anomalies/` + h.demo.Clone + `"`} {
+				if r.status != 200 || !strings.Contains(body, want) {
+					t.Errorf("lookup %q: %d, page lacks %q", code, r.status, want)
+				}
+			}
+			if strings.Contains(body, `id="lock"`) {
+				t.Error("a dispensed pack offers a lock")
+			}
+		}
+		r := h.do(request{method: http.MethodGet, path: "/dashboard/packs?code=" + url.QueryEscape("(01)"+g+"(17)301331(10)LOT-A1(21)SA00001"), cookie: h.session(trace.RoleRegulator)})
+		if r.status != 422 || !strings.Contains(string(r.body), `id="lookup-error"`) {
+			t.Errorf("bad code: %d", r.status)
+		}
+		r = h.do(request{method: http.MethodGet, path: "/dashboard/packs?code=" + url.QueryEscape("(01)"+g+"(17)301231(10)LOT-A1(21)FAKE1"), cookie: h.session(trace.RoleRegulator)})
+		if body := string(r.body); r.status != 200 || !strings.Contains(body, `id="pack-unknown"`) || !strings.Contains(body, "A3") {
+			t.Errorf("unknown serial: %d %s", r.status, body)
+		}
+	})
+	t.Run("lock and unlock one pack", func(t *testing.T) {
+		g := memledger.DemoGTIN
+		page := "/dashboard/packs?gtin=" + g + "&serial=SA00004"
+		if body := string(h.do(request{method: http.MethodGet, path: page, cookie: h.session(trace.RoleRegulator)}).body); !strings.Contains(body, `id="lock"`) {
+			t.Fatal("no lock button on an active pack")
+		}
+		r := h.form("/dashboard/packs/"+g+"/SA00004/lock", trace.RoleRegulator, nil)
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != page {
+			t.Fatalf("lock: %d → %s %s", r.status, r.header.Get("Location"), r.body)
+		}
+		calls := h.sim.Calls()
+		if c := calls[len(calls)-1]; c.Fn != trace.TxDecommission || c.Actor.Role != trace.RoleRegulator || c.Req.(*trace.DecommissionRequest).Reason != trace.ReasonLocked {
+			t.Errorf("lock sent %s %+v as %+v", c.Fn, c.Req, c.Actor)
+		}
+		verify := func() trace.VerifyResult {
+			var v trace.VerifyResult
+			h.do(request{method: http.MethodPost, path: "/api/v1/packs/verify", role: trace.RoleDistributor,
+				body: map[string]string{"gtin": g, "serial": "SA00004", "lot": "LOT-A1", "expiry": "301231"}}).json(t, &v)
+			return v
+		}
+		if v := verify(); v.OK() || v.Pack == nil || v.Pack.Reason != trace.ReasonLocked {
+			t.Errorf("verify of the locked pack: %+v", v)
+		}
+		h.sync()
+		body := string(h.do(request{method: http.MethodGet, path: page, cookie: h.session(trace.RoleRegulator)}).body)
+		if !strings.Contains(body, `id="pack-state">inactive (locked)`) || !strings.Contains(body, `id="unlock"`) || strings.Contains(body, `id="lock"`) {
+			t.Errorf("page of the locked pack:\n%s", body)
+		}
+		if r := h.form("/dashboard/packs/"+g+"/SA00004/unlock", trace.RoleRegulator, nil); r.status != http.StatusSeeOther {
+			t.Fatalf("unlock: %d %s", r.status, r.body)
+		}
+		if v := verify(); !v.OK() {
+			t.Errorf("verify after unlock: %+v", v)
+		}
+	})
+	t.Run("flag an anomaly by hand", func(t *testing.T) {
+		g := memledger.DemoGTIN
+		r := h.do(request{method: http.MethodGet, path: "/dashboard/anomalies/new?gtin=" + g + "&serial=SA00003", cookie: h.session(trace.RoleRegulator)})
+		if body := string(r.body); r.status != 200 || !strings.Contains(body, `id="flag-serial" value="SA00003"`) || !strings.Contains(body, `id="flag-form"`) {
+			t.Fatalf("flag form: %d", r.status)
+		}
+		before := h.sim.SubmitCount(trace.TxFlagAnomaly)
+		r = h.form("/dashboard/anomalies", trace.RoleRegulator, url.Values{"code": {"MANUAL"}, "severity": {"high"}, "classification": {"diversion"},
+			"gtin": {g}, "serial": {"SA00003"}})
+		if r.status != 422 || !strings.Contains(string(r.body), `id="flag-error"`) || h.sim.SubmitCount(trace.TxFlagAnomaly) != before {
+			t.Errorf("flag without a message: %d", r.status)
+		}
+		r = h.form("/dashboard/anomalies", trace.RoleRegulator, url.Values{"code": {"MANUAL"}, "severity": {"high"}, "classification": {"diversion"},
+			"gtin": {g}, "serial": {"SA00003"}, "message": {"inspection: pack offered online"}})
+		loc := r.header.Get("Location")
+		if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, "/dashboard/anomalies/AN-") {
+			t.Fatalf("flag: %d → %q %s", r.status, loc, r.body)
+		}
+		h.sync()
+		body := string(h.do(request{method: http.MethodGet, path: loc, cookie: h.session(trace.RoleRegulator)}).body)
+		if !strings.Contains(body, "inspection: pack offered online") || !strings.Contains(body, "SA00003") {
+			t.Errorf("flagged anomaly page lacks its message or pack")
+		}
+	})
+	t.Run("lots at risk and packs by state", func(t *testing.T) {
+		r := h.do(request{method: http.MethodGet, path: "/dashboard/lots", cookie: h.session(trace.RoleRegulator)})
+		if body := string(r.body); r.status != 200 || !strings.Contains(body, `data-lot="LOT-B7" data-status="recalled"`) {
+			t.Errorf("lots at risk: %d", r.status)
+		}
+		r = h.do(request{method: http.MethodGet, path: "/dashboard/stats/packs", cookie: h.session(trace.RoleRegulator)})
+		body := string(r.body)
+		for _, want := range []string{`<svg class="chart"`, "<rect", `data-state="active"`, `data-reason="dispensed"`, "inactive (dispensed)"} {
+			if r.status != 200 || !strings.Contains(body, want) {
+				t.Errorf("packs by state: %d, page lacks %q", r.status, want)
+			}
+		}
+		r = h.do(request{method: http.MethodGet, path: "/dashboard/stats/packs?gtin=" + memledger.DemoGTIN2, cookie: h.session(trace.RoleRegulator)})
+		if body := string(r.body); strings.Contains(body, `data-reason="dispensed"`) || !strings.Contains(body, `data-state="active"`) {
+			t.Errorf("packs by state of one GTIN")
+		}
+		if r := h.do(request{method: http.MethodGet, path: "/dashboard/stats/packs?gtin=123", cookie: h.session(trace.RoleRegulator)}); r.status != 422 {
+			t.Errorf("bad GTIN: %d", r.status)
 		}
 	})
 }

@@ -824,3 +824,75 @@ func (d dashActions) Recall(ctx context.Context, id Identity, gtin, lot, reason 
 	err = led.Submit(ctx, trace.TxRecallLot, &req, &res)
 	return res, err
 }
+
+func (d dashActions) Pack(ctx context.Context, id Identity, gtin, serial string) (trace.Pack, error) {
+	led, err := d.ledgerFor(id)
+	if err != nil {
+		return trace.Pack{}, err
+	}
+	q := trace.PackQuery{GTIN: gtin, Serial: serial}
+	if err := q.Validate(); err != nil {
+		return trace.Pack{}, err
+	}
+	var res trace.GetPackResult
+	err = led.Evaluate(ctx, trace.TxGetPack, &q, &res)
+	return res.Pack, err
+}
+
+// Verify is the verification query alone: the regulator inspecting a
+// suspect pack does not raise a new alert about it.
+func (d dashActions) Verify(ctx context.Context, id Identity, sc trace.Scan) (trace.VerifyResult, error) {
+	var res trace.VerifyResult
+	req := trace.VerifyRequest{Scan: sc}
+	if err := req.Validate(); err != nil {
+		return res, err
+	}
+	led, err := d.ledgerFor(id)
+	if err != nil {
+		return res, err
+	}
+	err = led.Evaluate(ctx, trace.TxVerify, &req, &res)
+	return res, err
+}
+
+func (d dashActions) Lock(ctx context.Context, id Identity, sc trace.Scan) (trace.ScanResult, error) {
+	var res trace.ScanResult
+	req := trace.DecommissionRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID("")}, Scan: sc, Reason: trace.ReasonLocked}
+	if err := req.Validate(); err != nil {
+		return res, err
+	}
+	led, err := d.ledgerFor(id)
+	if err != nil {
+		return res, err
+	}
+	err = led.Submit(ctx, trace.TxDecommission, &req, &res)
+	return res, err
+}
+
+func (d dashActions) Unlock(ctx context.Context, id Identity, sc trace.Scan) (trace.ScanResult, error) {
+	var res trace.ScanResult
+	req := trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID("")}, Scan: sc}
+	if err := req.Validate(); err != nil {
+		return res, err
+	}
+	led, err := d.ledgerFor(id)
+	if err != nil {
+		return res, err
+	}
+	err = led.Submit(ctx, trace.TxUndo, &req, &res)
+	return res, err
+}
+
+func (d dashActions) Flag(ctx context.Context, id Identity, req trace.FlagAnomalyRequest) (trace.AnomalyResult, error) {
+	var res trace.AnomalyResult
+	req.RequestID = ensureID("")
+	if err := req.Validate(); err != nil {
+		return res, err
+	}
+	led, err := d.ledgerFor(id)
+	if err != nil {
+		return res, err
+	}
+	err = led.Submit(ctx, trace.TxFlagAnomaly, &req, &res)
+	return res, err
+}

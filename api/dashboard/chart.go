@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
@@ -18,6 +19,7 @@ type chart struct {
 	Lines         []line
 	Legend        []legendItem
 	Empty         bool
+	EmptyText     string
 	Title         string
 }
 
@@ -176,6 +178,52 @@ func byTypeChart(days []readmodel.DayCount) chart {
 		c.Bars = append(c.Bars, bar{X: left, Y: y + 3, W: math.Max(bw, 1), H: rowH - 6, Fill: colour[k], Tip: fmt.Sprintf("%s: %d", k, sum[k])})
 		c.Labels = append(c.Labels, label{X: left - 6, Y: y + 15, Text: string(k), Anchor: "end"},
 			label{X: left + bw + 4, Y: y + 15, Text: fmt.Sprint(sum[k]), Anchor: "start"})
+	}
+	return c
+}
+
+// stateLabel names a state and reason as the chart shows it.
+func stateLabel(s readmodel.StateCount) string {
+	l := strings.ReplaceAll(string(s.State), "_", " ")
+	if s.Reason != "" {
+		l += " (" + strings.ReplaceAll(string(s.Reason), "_", " ") + ")"
+	}
+	return l
+}
+
+// stateColour gives each state its colour: active blue, in transit sky,
+// dispensed green, locked and stolen vermillion, other inactive reasons grey.
+func stateColour(s readmodel.StateCount) string {
+	switch {
+	case s.State == trace.StateActive:
+		return palette[0]
+	case s.State == trace.StateInTransit:
+		return palette[5]
+	case s.Reason == trace.ReasonDispensed:
+		return palette[2]
+	case s.Reason == trace.ReasonLocked || s.Reason == trace.ReasonStolen:
+		return palette[1]
+	}
+	return palette[len(palette)-1]
+}
+
+// stateChart is a horizontal bar per state and reason, largest first.
+func stateChart(states []readmodel.StateCount) chart {
+	rows := append([]readmodel.StateCount(nil), states...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Count > rows[j].Count })
+	const w, left, rowH = 560, 200, 24
+	c := chart{Width: w, Height: rowH*len(rows) + 8, Title: "Packs by state", EmptyText: "no packs"}
+	if len(rows) == 0 {
+		c.Empty, c.Height = true, 40
+		return c
+	}
+	max := niceMax(rows[0].Count)
+	for i, s := range rows {
+		y := float64(4 + i*rowH)
+		bw := float64(s.Count) / float64(max) * float64(w-left-60)
+		c.Bars = append(c.Bars, bar{X: left, Y: y + 3, W: math.Max(bw, 1), H: rowH - 6, Fill: stateColour(s), Tip: fmt.Sprintf("%s: %d", stateLabel(s), s.Count)})
+		c.Labels = append(c.Labels, label{X: left - 6, Y: y + 16, Text: stateLabel(s), Anchor: "end"},
+			label{X: left + bw + 4, Y: y + 16, Text: fmt.Sprint(s.Count), Anchor: "start"})
 	}
 	return c
 }

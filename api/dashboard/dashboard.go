@@ -7,7 +7,11 @@
 // charts of anomalies over time and by type, and the anomaly detail with
 // the evidence, the workflow history, the pack's chain of custody as a
 // timeline, workflow buttons (investigating, escalated, closed with a
-// reason) and a recall button for the lot.
+// reason) and a recall button for the lot; the pack lookup (paste or scan
+// a GS1 element string or Digital Link: the pack's state and custodian on
+// the ledger, the verdict a pharmacy would get for that code, its chain of
+// custody and anomalies, and lock/unlock of that one pack); the lots at
+// risk; packs by state as a chart; and a form to flag an anomaly by hand.
 //
 // # Session and CSRF
 //
@@ -61,6 +65,8 @@ type Reader interface {
 	PackTimeline(ctx context.Context, gtin, serial string, limit int) ([]readmodel.PackEvent, error)
 	AnomaliesPerDay(ctx context.Context, f readmodel.AnomalyFilter) ([]readmodel.DayCount, error)
 	GetLot(ctx context.Context, gtin, lot string) (trace.Lot, error)
+	PacksByState(ctx context.Context, gtin string) ([]readmodel.StateCount, error)
+	LotsAtRisk(ctx context.Context, limit int) ([]readmodel.LotRisk, error)
 }
 
 // Actions are the ledger writes the dashboard offers, done with the
@@ -68,6 +74,16 @@ type Reader interface {
 type Actions interface {
 	Transition(ctx context.Context, id auth.Identity, anomalyID string, to trace.AnomalyStatus, reason trace.CloseReason, comment string) (trace.AnomalyResult, error)
 	Recall(ctx context.Context, id auth.Identity, gtin, lot, reason string) (trace.LotResult, error)
+	// Pack reads a pack from the ledger; Verify verifies a scan (a query:
+	// the regulator's lookup records nothing).
+	Pack(ctx context.Context, id auth.Identity, gtin, serial string) (trace.Pack, error)
+	Verify(ctx context.Context, id auth.Identity, sc trace.Scan) (trace.VerifyResult, error)
+	// Lock decommissions a pack as locked (custody unchanged); Unlock undoes
+	// the regulator's lock.
+	Lock(ctx context.Context, id auth.Identity, sc trace.Scan) (trace.ScanResult, error)
+	Unlock(ctx context.Context, id auth.Identity, sc trace.Scan) (trace.ScanResult, error)
+	// Flag records an anomaly by hand (its request ID is chosen here).
+	Flag(ctx context.Context, id auth.Identity, req trace.FlagAnomalyRequest) (trace.AnomalyResult, error)
 }
 
 // Authenticator checks a pasted token at login.
@@ -122,7 +138,7 @@ func New(cfg Config, read Reader, act Actions, tokens Authenticator, log *slog.L
 		return nil
 	})
 	h.version = hex.EncodeToString(sum.Sum(nil))[:12]
-	for _, page := range []string{"login", "anomalies", "anomaly", "error"} {
+	for _, page := range []string{"login", "anomalies", "anomaly", "error", "pack", "lots", "states", "flag"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: template %s: %w", page, err)
@@ -154,6 +170,16 @@ func (h *Handler) Routes() []Route {
 		{Method: http.MethodGet, Path: "/dashboard/anomalies/:id", Name: "dashboardAnomaly", Summary: "Anomaly detail with chain of custody", Handler: h.anomaly},
 		{Method: http.MethodPost, Path: "/dashboard/anomalies/:id/transition", Name: "dashboardTransition", Summary: "Workflow action", Status: http.StatusSeeOther, Handler: h.transition},
 		{Method: http.MethodPost, Path: "/dashboard/lots/:gtin/:lot/recall", Name: "dashboardRecall", Summary: "Recall a lot", Status: http.StatusSeeOther, Handler: h.recall},
+		{Method: http.MethodGet, Path: "/dashboard/anomalies/new", Name: "dashboardFlagForm", Summary: "Form to flag an anomaly by hand", Handler: h.flagPage},
+		{Method: http.MethodPost, Path: "/dashboard/anomalies", Name: "dashboardFlag", Summary: "Flag an anomaly by hand", Status: http.StatusSeeOther, Handler: h.flag},
+		{Method: http.MethodGet, Path: "/dashboard/packs", Name: "dashboardPack", Summary: "Pack lookup by pasted or scanned GS1 code or Digital Link: status, verdict, chain of custody",
+			Handler: h.lookup},
+		{Method: http.MethodPost, Path: "/dashboard/packs/:gtin/:serial/lock", Name: "dashboardLock", Summary: "Lock one pack (its verifications are refused)",
+			Status: http.StatusSeeOther, Handler: h.lockAction(true)},
+		{Method: http.MethodPost, Path: "/dashboard/packs/:gtin/:serial/unlock", Name: "dashboardUnlock", Summary: "Unlock a pack the regulator locked",
+			Status: http.StatusSeeOther, Handler: h.lockAction(false)},
+		{Method: http.MethodGet, Path: "/dashboard/lots", Name: "dashboardLots", Summary: "Lots at risk", Handler: h.lots},
+		{Method: http.MethodGet, Path: "/dashboard/stats/packs", Name: "dashboardPackStates", Summary: "Packs by state (chart)", Handler: h.states},
 	}
 }
 
@@ -291,7 +317,7 @@ func (h *Handler) asset(c echo.Context) error {
 
 // safeNext keeps a post-login redirect inside the dashboard.
 func safeNext(next string) string {
-	if strings.HasPrefix(next, "/dashboard/anomalies") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
+	if strings.HasPrefix(next, "/dashboard/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") && !strings.Contains(next, "/../") {
 		return next
 	}
 	return "/dashboard/anomalies"

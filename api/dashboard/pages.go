@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -201,6 +200,7 @@ type detailData struct {
 	LotNumber   string
 	Back        string
 	Counterpart string
+	PackLink    string // the pack's lookup page
 }
 
 func (h *Handler) anomaly(c echo.Context) error {
@@ -225,36 +225,15 @@ func (h *Handler) anomaly(c echo.Context) error {
 		d.LotGTIN, d.LotNumber = a.Lot.GTIN, a.Lot.Lot
 	}
 	if a.Pack != nil {
-		events, err := h.read.PackTimeline(ctx, a.Pack.GTIN, a.Pack.Serial, 0)
+		items, events, _, err := h.packTimeline(ctx, a.Pack.GTIN, a.Pack.Serial, a.ID)
 		if err != nil {
 			return err
 		}
-		for _, e := range events {
-			it := timelineItem{At: e.At, Kind: "event", Title: e.Event, State: string(e.State),
-				Actor:  fmt.Sprintf("%s (%s) at %s", e.Actor.MSP, e.Actor.Role, e.Actor.GLN),
-				Detail: fmt.Sprintf("custodian %s at %s", e.Custodian.MSP, e.Custodian.GLN)}
-			if e.Reason != "" {
-				it.State += " (" + string(e.Reason) + ")"
-			}
-			if e.Shipment != "" {
-				it.Detail += ", shipment " + e.Shipment
-			}
-			d.Timeline = append(d.Timeline, it)
-			if d.LotNumber == "" {
-				d.LotGTIN, d.LotNumber = a.Pack.GTIN, e.Lot
-			}
+		d.Timeline = items
+		if d.LotNumber == "" && len(events) > 0 {
+			d.LotGTIN, d.LotNumber = a.Pack.GTIN, events[0].Lot
 		}
-		// Anomalies about the same pack, this one highlighted.
-		related, err := h.read.ListAnomalies(ctx, readmodel.AnomalyFilter{GTIN: a.Pack.GTIN, Serial: a.Pack.Serial}, readmodel.Sort{Field: readmodel.SortCreated}, readmodel.Page{Limit: 100})
-		if err != nil {
-			return err
-		}
-		for _, r := range related.Anomalies {
-			d.Timeline = append(d.Timeline, timelineItem{At: r.CreatedAt, Kind: "anomaly", Title: string(r.Code) + " (" + string(r.Severity) + ")",
-				Detail: r.Evidence.Message, Actor: fmt.Sprintf("%s (%s) at %s", r.ReportedBy.MSP, r.ReportedBy.Role, r.ReportedBy.GLN),
-				State: string(r.Status), Highlight: r.ID == a.ID, Link: "/dashboard/anomalies/" + url.PathEscape(r.ID)})
-		}
-		sort.SliceStable(d.Timeline, func(i, j int) bool { return d.Timeline[i].At.Before(d.Timeline[j].At) })
+		d.PackLink = "/dashboard/packs?gtin=" + url.QueryEscape(a.Pack.GTIN) + "&serial=" + url.QueryEscape(a.Pack.Serial)
 	}
 	if d.LotNumber != "" {
 		if l, err := h.read.GetLot(ctx, d.LotGTIN, d.LotNumber); err == nil {
