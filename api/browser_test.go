@@ -9,14 +9,19 @@ package api_test
 //
 // It logs in as a regulator, filters the anomaly list down to new clones,
 // opens the clone, checks the pack's chain of custody, moves the anomaly
-// to investigating and saves a screenshot of each step under
-// $PHARMATRACE_ARTIFACTS (default test/artifacts/ at the repository root).
+// to investigating; then looks the dispensed clone up by pasting its GS1
+// string and sees its chain of custody, locks another pack (whose next
+// verification is then refused) and flags an anomaly about it by hand.
+// A screenshot of each step goes under $PHARMATRACE_ARTIFACTS (default
+// test/artifacts/ at the repository root).
 //
 // Against a running API (the real network behind it), set
 // PHARMATRACE_API_URL (e.g. http://127.0.0.1:8080) and
 // PHARMATRACE_API_TOKEN (a regulator's token); PHARMATRACE_CLONE_ID may
-// name the clone anomaly to open (default: the first new CLONE listed) and
-// PHARMATRACE_CLONE_GTIN its GTIN, to filter on.
+// name the clone anomaly to open (default: the first new CLONE listed),
+// PHARMATRACE_CLONE_GTIN its GTIN, to filter on, PHARMATRACE_CLONE_GS1 the
+// clone's GS1 string to paste into the pack lookup and PHARMATRACE_LOCK_GS1
+// the GS1 string of an active pack to lock.
 // Without PHARMATRACE_API_URL the test serves the API in-process on the
 // in-memory ledger (package memledger: the real contract on an in-memory peer) with the demo flow — not the acceptance
 // run.
@@ -34,6 +39,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pharmatrace/pharmatrace/api"
+	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -67,7 +73,12 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 		t.Skip("Chromium not installed (Debian: apt-get install chromium; .ci/run installs it)")
 	}
 	base, token, cloneID := os.Getenv("PHARMATRACE_API_URL"), os.Getenv("PHARMATRACE_API_TOKEN"), os.Getenv("PHARMATRACE_CLONE_ID")
+	cloneGS1, lockGS1 := os.Getenv("PHARMATRACE_CLONE_GS1"), os.Getenv("PHARMATRACE_LOCK_GS1")
 	if base == "" {
+		// The demo's clone (dispensed at pharm-central, then at
+		// pharm-station) and a pack wh-north holds.
+		cloneGS1 = "(01)" + memledger.DemoGTIN + "(17)301231(10)" + memledger.DemoLot + "(21)SA00001"
+		lockGS1 = "(01)" + memledger.DemoGTIN + "(17)301231(10)" + memledger.DemoLot + "(21)SA00004"
 		t.Log("PHARMATRACE_API_URL not set: serving the API in-process on the in-memory ledger (not the acceptance run)")
 		h := newHarness(t, withConfig(func(c *api.Config) { c.DashboardSyncWait = 3 * time.Second }))
 		ctx, cancel := context.WithCancel(context.Background())
@@ -226,5 +237,100 @@ func TestBrowserRegulatorWorkflow(t *testing.T) {
 	}
 	if hist := text("#history"); !strings.Contains(hist, "browser test: investigating") {
 		t.Errorf("history lacks the comment: %q", hist)
+	}
+	if cloneGS1 == "" || lockGS1 == "" {
+		t.Log("PHARMATRACE_CLONE_GS1 or PHARMATRACE_LOCK_GS1 not set: pack lookup, lock and flag not tried")
+		return
+	}
+
+	// Look the dispensed clone up by pasting its GS1 string.
+	lookup := func(code, shotName string) error {
+		return chromedp.Do(ctx,
+			chromedp.Click(chromedp.ID("nav-packs")),
+			afterNav("#lookup-code"),
+			chromedp.SendKeys(chromedp.ID("lookup-code"), code),
+			chromedp.Click(chromedp.ID("lookup-submit")),
+			afterNav("#pack-state"),
+			shot(shotName),
+		)
+	}
+	if err := lookup(cloneGS1, "dashboard-5-lookup-clone.png"); err != nil {
+		t.Fatalf("look up the clone: %v", err)
+	}
+	if st, tl := text("#pack-state"), text("#timeline"); !strings.Contains(st, "dispensed") || !strings.Contains(tl, "Dispense") || !strings.Contains(tl, "CLONE") {
+		t.Errorf("clone lookup: state %q, chain of custody %q", st, tl)
+	}
+	if v := text("#verify-outcome"); !strings.Contains(v, "REFUSED") {
+		t.Errorf("clone lookup verdict: %q", v)
+	}
+
+	// Lock another pack: the page's confirm() is answered yes.
+	if err := lookup(lockGS1, "dashboard-6-lookup-pack.png"); err != nil {
+		t.Fatalf("look up the pack to lock: %v", err)
+	}
+	if v := text("#verify-outcome"); !strings.Contains(v, "may be supplied") {
+		t.Fatalf("the pack to lock does not verify before the lock: %q", v)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`window.confirm = function () { return true; }; true`)(ctx, tg)
+			return err
+		}),
+		chromedp.Click(chromedp.ID("lock")),
+		afterNav("#flash"),
+		shot("dashboard-7-locked.png"),
+	)
+	if err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+	if st, flash := text("#pack-state"), text("#flash"); !strings.Contains(st, "locked") || !strings.Contains(flash, "locked") {
+		t.Errorf("after the lock: state %q, flash %q", st, flash)
+	}
+	// Its next verification is refused.
+	if err := lookup(lockGS1, "dashboard-8-locked-verify.png"); err != nil {
+		t.Fatalf("verify the locked pack: %v", err)
+	}
+	if v := text("#verify-outcome"); !strings.Contains(v, "REFUSED") {
+		t.Errorf("verification of the locked pack: %q", v)
+	}
+
+	// Flag an anomaly about it by hand.
+	const msg = "browser test: pack offered on a website"
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("flag-pack")),
+		afterNav("#flag-message"),
+		chromedp.SetValue(chromedp.ID("flag-classification"), "diversion"),
+		chromedp.SendKeys(chromedp.ID("flag-message"), msg),
+		shot("dashboard-9-flag-form.png"),
+		chromedp.Click(chromedp.ID("flag-submit")),
+		afterNav("#anomaly-id"),
+		shot("dashboard-10-flagged.png"),
+	)
+	if err != nil {
+		t.Fatalf("flag an anomaly: %v", err)
+	}
+	if id, status := text("#anomaly-id"), text("#anomaly-status"); !strings.HasPrefix(id, "AN-") || status != "new" {
+		t.Errorf("flagged anomaly %q in status %q", id, status)
+	}
+	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil || !strings.Contains(body, msg) || !strings.Contains(body, "diversion") {
+		t.Errorf("the flagged anomaly's page lacks its message or classification (%v)", err)
+	}
+	t.Logf("flagged anomaly %s", text("#anomaly-id"))
+
+	// Lots at risk and packs by state.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("nav-lots")),
+		afterNav("#lots-table"),
+		shot("dashboard-11-lots-at-risk.png"),
+		chromedp.Click(chromedp.ID("nav-states")),
+		afterNav("#states-chart svg"),
+		shot("dashboard-12-packs-by-state.png"),
+	)
+	if err != nil {
+		t.Fatalf("lots at risk, packs by state: %v", err)
+	}
+	if st := text("#states-table"); !strings.Contains(st, "dispensed") || !strings.Contains(st, "locked") {
+		t.Errorf("packs by state: %q", st)
 	}
 }
