@@ -32,7 +32,7 @@ type Cert struct {
 	Path     string
 	Org      string // the org's directory key: "pharmacy", "orderer"
 	Identity string // "peer0", "pharm-central"; "ca" for the CA root
-	Kind     string // KindCA, KindEnrollment or KindTLS
+	Kind     string // KindCA, KindEnrollment or KindTLS: the label "type" (scrape targets carry "kind")
 }
 
 // patterns place the certificates under a run directory, as netspec.Layout
@@ -90,7 +90,8 @@ func Read(path string) (*x509.Certificate, error) {
 }
 
 // Collector exports pharmatrace_cert_not_after_timestamp_seconds (the Unix
-// time a certificate expires) by org, identity, kind and subject CN, and
+// time a certificate expires) by org, identity, type (ca, enrollment, tls)
+// and subject CN, and
 // pharmatrace_cert_unreadable_files (files that are not a certificate).
 type Collector struct {
 	runDir     string
@@ -103,7 +104,7 @@ func NewCollector(runDir string) *Collector {
 	return &Collector{
 		runDir: runDir,
 		notAfter: prometheus.NewDesc("pharmatrace_cert_not_after_timestamp_seconds",
-			"Unix time at which the certificate expires (its NotAfter).", []string{"org", "identity", "kind", "cn"}, nil),
+			"Unix time at which the certificate expires (its NotAfter).", []string{"org", "identity", "type", "cn"}, nil),
 		unreadable: prometheus.NewDesc("pharmatrace_cert_unreadable_files",
 			"Certificate files that could not be read or parsed at this scrape.", nil, nil),
 	}

@@ -58,10 +58,10 @@ func TestCollectorExportsEveryCertificateOfTheLayout(t *testing.T) {
 	want := `
 # HELP pharmatrace_cert_not_after_timestamp_seconds Unix time at which the certificate expires (its NotAfter).
 # TYPE pharmatrace_cert_not_after_timestamp_seconds gauge
-pharmatrace_cert_not_after_timestamp_seconds{cn="ca.pharmacy",identity="ca",kind="ca",org="pharmacy"} 1.8039024e+09
-pharmatrace_cert_not_after_timestamp_seconds{cn="orderer1",identity="orderer1",kind="tls",org="orderer"} 1.8039024e+09
-pharmatrace_cert_not_after_timestamp_seconds{cn="peer0",identity="peer0",kind="enrollment",org="pharmacy"} 1.803906e+09
-pharmatrace_cert_not_after_timestamp_seconds{cn="peer0",identity="peer0",kind="tls",org="pharmacy"} 1.8039096e+09
+pharmatrace_cert_not_after_timestamp_seconds{cn="ca.pharmacy",identity="ca",org="pharmacy",type="ca"} 1.8039024e+09
+pharmatrace_cert_not_after_timestamp_seconds{cn="orderer1",identity="orderer1",org="orderer",type="tls"} 1.8039024e+09
+pharmatrace_cert_not_after_timestamp_seconds{cn="peer0",identity="peer0",org="pharmacy",type="enrollment"} 1.803906e+09
+pharmatrace_cert_not_after_timestamp_seconds{cn="peer0",identity="peer0",org="pharmacy",type="tls"} 1.8039096e+09
 # HELP pharmatrace_cert_unreadable_files Certificate files that could not be read or parsed at this scrape.
 # TYPE pharmatrace_cert_unreadable_files gauge
 pharmatrace_cert_unreadable_files 1
@@ -71,7 +71,7 @@ pharmatrace_cert_unreadable_files 1
 	}
 	// Renewed: the next scrape sees the new date.
 	writeCert(t, filepath.Join(run, "orgs", "orderer", "identities", "orderer1", "tls", "cert.pem"), "orderer1", exp.AddDate(1, 0, 0))
-	renewed := strings.Replace(want, `kind="tls",org="orderer"} 1.8039024e+09`, `kind="tls",org="orderer"} 1.8355248e+09`, 1)
+	renewed := strings.Replace(want, `org="orderer",type="tls"} 1.8039024e+09`, `org="orderer",type="tls"} 1.8355248e+09`, 1)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(renewed)); err != nil {
 		t.Fatal(err)
 	}
