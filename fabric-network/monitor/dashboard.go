@@ -16,8 +16,8 @@ type Panel struct {
 }
 
 type grafanaPanel struct {
-	Title   string         `json:"title"`
-	Type    string         `json:"type"`
+	Title   string `json:"title"`
+	Type    string `json:"type"`
 	Targets []struct {
 		Expr string `json:"expr"`
 	} `json:"targets"`
