@@ -96,3 +96,18 @@ integration: binaries prometheus-bins
 bench: up
 	$(GO) build -o $(BIN)/ ./bench/cmd/pharmabench
 	$(BIN)/pharmabench $(if $(QUICK),-quick) -out $(RUN)/bench
+
+# `make fuzz` runs every fuzz target of the members' inputs (chaincode
+# decoding and dispatch, the API's routes) for FUZZTIME each on one core,
+# then keeps the corpus it grew under the package's testdata/fuzz (commit
+# it: `go test` replays it on every run).
+FUZZTIME ?= 10m
+FUZZ_TARGETS := ./chaincode:FuzzTransaction ./api:FuzzRequests ./gs1:FuzzParse ./gs1:FuzzParseDigitalLink
+.PHONY: fuzz
+fuzz:
+	@set -e; cache=$$($(GO) env GOCACHE)/fuzz/github.com/pharmatrace/pharmatrace; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzzing $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1 $$pkg; \
+	  mkdir -p $$pkg/testdata/fuzz/$$name; cp -n $$cache/$${pkg#./}/$$name/* $$pkg/testdata/fuzz/$$name/ 2>/dev/null || true; \
+	done

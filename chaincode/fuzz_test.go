@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pharmatrace/pharmatrace/internal/ledgertest"
 	"github.com/pharmatrace/pharmatrace/trace"
@@ -43,8 +44,17 @@ func FuzzTransaction(f *testing.F) {
 	f.Fuzz(func(t *testing.T, fnIdx, whoIdx uint8, arg string) {
 		once.Do(func() { n = supplyChain(t) })
 		fn, who := fns[int(fnIdx)%len(fns)], callers[int(whoIdx)%len(callers)]
-		sim := n.l.Simulate(n.cc, ledgertest.Proposal{Identity: identity(t, who), Function: fn, Args: []string{arg}})
-		r := sim.Response()
+		id := identity(t, who)
+		done := make(chan ledgertest.Response, 1)
+		go func() {
+			done <- n.l.Simulate(n.cc, ledgertest.Proposal{Identity: id, Function: fn, Args: []string{arg}}).Response()
+		}()
+		var r ledgertest.Response
+		select {
+		case r = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s as %s with %q: no answer within 5s", fn, who, arg)
+		}
 		if r.OK() {
 			return
 		}
