@@ -108,7 +108,7 @@ type Org struct {
 	// chaincode refuses any other (PHARMATRACE_ORG_PREFIXES).
 	GCPs []string `yaml:"gcps,omitempty"`
 	CA   CA       `yaml:"ca"`
-	Peer  PeerNode `yaml:"peer"`
+	Peer PeerNode `yaml:"peer"`
 	// ChaincodeServerPort is where the org's chaincode-as-a-service
 	// process listens for its peer.
 	ChaincodeServerPort int    `yaml:"chaincodeServerPort"`

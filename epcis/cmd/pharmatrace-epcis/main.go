@@ -44,11 +44,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/epcis"
@@ -56,6 +54,7 @@ import (
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 	"github.com/pharmatrace/pharmatrace/gateway"
+	"github.com/pharmatrace/pharmatrace/internal/shutdown"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -66,7 +65,7 @@ var errRejected = errors.New("some events were rejected")
 type usageError struct{ error }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Context(context.Background(), os.Stderr)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	var ue usageError

@@ -35,22 +35,21 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/fabric-network/monitor"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+	"github.com/pharmatrace/pharmatrace/internal/shutdown"
 )
 
 var log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Context(context.Background(), os.Stderr)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "fabnet:", err)
