@@ -96,6 +96,9 @@ integration: binaries prometheus-bins
 bench: up
 	$(GO) build -o $(BIN)/ ./bench/cmd/pharmabench
 	$(BIN)/pharmabench $(if $(QUICK),-quick) -out $(RUN)/bench
+	@mkdir -p $(RUN)/bench
+	PHARMATRACE_OPS_TABLE=$(RUN)/bench/operations.md $(GO) test -count=1 -run '^TestOperationCounts$$' ./chaincode/ >/dev/null
+	@echo "per-transaction operation counts: $(RUN)/bench/operations.md"
 
 # `make fuzz` runs every fuzz target of the members' inputs (chaincode
 # decoding and dispatch, the API's routes) for FUZZTIME each on one core,
