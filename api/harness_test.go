@@ -52,7 +52,7 @@ var users = map[trace.Role]auth.Identity{
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *api.Server
 	ts      *httptest.Server
 	sim     *memledger.Ledger
@@ -92,7 +92,7 @@ func simLedgers(sim *memledger.Ledger) api.Ledgers {
 
 // newHarness starts the API on the in-memory ledger and a real database, with a
 // token per role; the demo flow is recorded and applied unless disabled.
-func newHarness(t *testing.T, opts ...harnessOpt) *harness {
+func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	hc := harnessConfig{engine: dbtest.SQLite, api: api.DefaultConfig(), demo: true, ledgers: simLedgers}
 	hc.api.RateLimit = 0

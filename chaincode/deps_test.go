@@ -26,7 +26,7 @@ func TestDependencies(t *testing.T) {
 		"github.com/labstack/echo", "go.bug.st/serial", "github.com/prometheus",
 		"github.com/hyperledger/fabric-gateway", mod+"/gs1", mod+"/internal/ledgertest")
 	deptest.AllowModules(t, cc,
-		mod+"/chaincode", mod+"/trace", mod+"/internal/pprofsrv",
+		mod+"/chaincode", mod+"/trace", mod+"/internal/pprofsrv", mod+"/internal/shutdown",
 		// strict, case-sensitive JSON decoding of requests (encoding/json
 		// matches member names case-insensitively and keeps duplicates)
 		"github.com/go-json-experiment/json",
@@ -38,4 +38,5 @@ func TestDependencies(t *testing.T) {
 	)
 	deptest.OnlyStandard(t, deptest.Deps(t, mod+"/trace"), mod+"/trace")
 	deptest.OnlyStandard(t, deptest.Deps(t, mod+"/internal/pprofsrv"), mod+"/internal/pprofsrv")
+	deptest.OnlyStandard(t, deptest.Deps(t, mod+"/internal/shutdown"), mod+"/internal/shutdown")
 }

@@ -25,7 +25,9 @@ func (t *txn) movable(refs []trace.PackRef, returnTo func(*trace.Pack) (bool, er
 		if m.Lots[i], err = t.lotOf(p); err != nil {
 			return trace.Movable{}, err
 		}
-		if returnTo != nil {
+		// Only a pack that may not move otherwise (its lot recalled,
+		// withdrawn or expired) needs to know whether it goes home.
+		if returnTo != nil && (m.Lots[i].Status != trace.LotReleased || trace.Expired(p.Expiry, t.local())) {
 			if m.ReturnTo[i], err = returnTo(p); err != nil {
 				return trace.Movable{}, err
 			}

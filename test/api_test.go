@@ -40,7 +40,7 @@ func startAPI(t *testing.T, n *testnet.Network, users ...string) *apiServer {
 	l.Close()
 	bin := filepath.Join(n.Root, "bin", "pharmatrace-api")
 	env := append(os.Environ(), "PHARMATRACE_API_DB="+filepath.Join(dir, "api.db"), "PHARMATRACE_RUN_DIR="+n.Dir,
-		"PHARMATRACE_NETWORK="+filepath.Join(n.Root, "fabric-network", "network.yaml"), "PHARMATRACE_API_ADDR="+addr)
+		"PHARMATRACE_NETWORK="+n.RunSpec(), "PHARMATRACE_API_ADDR="+addr)
 	a := &apiServer{t: t, url: "http://" + addr, tokens: map[string]string{}}
 	for _, u := range users {
 		cmd := exec.Command(bin, "token", "create", "-user", u)

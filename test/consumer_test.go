@@ -124,7 +124,7 @@ func startConsumer(t *testing.T, n *testnet.Network, out string, from *uint64) *
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), consumerEnv+"="+out,
-		"PHARMATRACE_TEST_SPEC="+filepath.Join(n.Root, "fabric-network", "network.yaml"),
+		"PHARMATRACE_TEST_SPEC="+n.RunSpec(),
 		"PHARMATRACE_RUN_DIR="+n.Dir)
 	if from != nil {
 		cmd.Env = append(cmd.Env, "PHARMATRACE_TEST_CONSUMER_FROM="+strconv.FormatUint(*from, 10))

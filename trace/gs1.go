@@ -1,5 +1,12 @@
 package trace
 
+// GS1 syntax rules the contract enforces. They duplicate a few lines of
+// package gs1 on purpose: gs1 is the scanner-side parser, whose AI
+// dictionary and diagnostics follow GS1's releases, while these rules are
+// the contract's and may change only with a chaincode upgrade (every
+// endorser must apply the same ones). A test in scanner-agent/counter
+// keeps both in step.
+
 import (
 	"errors"
 	"fmt"

@@ -187,6 +187,19 @@ func (l *Layout) AppNodes() []Node {
 	return []Node{api, station}
 }
 
+// MonitorNodes returns the processes `make monitor` starts beside the
+// network: Prometheus and the certificate expiry exporter. They are not
+// among Nodes: the network runs (and is "up") without them.
+func (l *Layout) MonitorNodes() []Node {
+	prom := l.node("prometheus", "monitor", "", "", l.Monitoring.PrometheusPort)
+	certs := l.node("certexporter", "monitor", "", "", l.Monitoring.CertExporterPort)
+	return []Node{prom, certs}
+}
+
+// MonitorDir holds the generated Prometheus configuration (its time
+// series live in the prometheus node's DataDir).
+func (l *Layout) MonitorDir() string { return filepath.Join(l.Dir, "monitor") }
+
 // Nodes returns every process in start order.
 func (l *Layout) Nodes() []Node {
 	out := append(l.CANodes(), l.OrdererNodes()...)
@@ -197,9 +210,9 @@ func (l *Layout) Nodes() []Node {
 	return append(out, l.AppNodes()...)
 }
 
-// NodeByName finds a process by its unique name.
+// NodeByName finds a process, a monitoring one included, by its unique name.
 func (l *Layout) NodeByName(name string) (Node, bool) {
-	for _, n := range l.Nodes() {
+	for _, n := range append(l.Nodes(), l.MonitorNodes()...) {
 		if n.Name == name {
 			return n, true
 		}

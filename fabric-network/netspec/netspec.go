@@ -29,6 +29,18 @@ type Spec struct {
 	// Apps are the PharmaTrace processes `make up` starts beside the
 	// network for a demo on this machine.
 	Apps Apps `yaml:"apps"`
+	// Monitoring places the Prometheus server `make monitor` starts beside
+	// the network and the certificate expiry exporter it scrapes.
+	Monitoring Monitoring `yaml:"monitoring"`
+}
+
+// Monitoring places the monitoring processes.
+type Monitoring struct {
+	// PrometheusPort serves Prometheus' web API (queries, targets, alerts).
+	PrometheusPort int `yaml:"prometheusPort"`
+	// CertExporterPort serves the NotAfter of the network's certificates
+	// as metrics (Fabric 2.5 does not export certificate expiry).
+	CertExporterPort int `yaml:"certExporterPort"`
 }
 
 // Apps places the API and the demo scanner station.
@@ -96,7 +108,7 @@ type Org struct {
 	// chaincode refuses any other (PHARMATRACE_ORG_PREFIXES).
 	GCPs []string `yaml:"gcps,omitempty"`
 	CA   CA       `yaml:"ca"`
-	Peer  PeerNode `yaml:"peer"`
+	Peer PeerNode `yaml:"peer"`
 	// ChaincodeServerPort is where the org's chaincode-as-a-service
 	// process listens for its peer.
 	ChaincodeServerPort int    `yaml:"chaincodeServerPort"`
@@ -301,6 +313,8 @@ func (s *Spec) Ports() []Port {
 	}
 	add("apps.apiPort", s.Apps.APIPort)
 	add("apps.stationPort", s.Apps.StationPort)
+	add("monitoring.prometheusPort", s.Monitoring.PrometheusPort)
+	add("monitoring.certExporterPort", s.Monitoring.CertExporterPort)
 	for i, o := range s.Orgs {
 		f := fmt.Sprintf("orgs[%d]", i)
 		add(f+".ca.port", o.CA.Port)
@@ -341,6 +355,8 @@ func (s *Spec) ShiftPorts(offset int) {
 	}
 	s.Apps.APIPort += offset
 	s.Apps.StationPort += offset
+	s.Monitoring.PrometheusPort += offset
+	s.Monitoring.CertExporterPort += offset
 }
 
 // Marshal renders the definition as YAML that Load reads back unchanged

@@ -99,8 +99,8 @@ func TestShiftPortsMovesEveryPort(t *testing.T) {
 			t.Errorf("%s = %d after ShiftPorts(%d), want %d (was %d)", field, after[field], offset, want, was)
 		}
 	}
-	// 5 CAs × 2, 3 orderers × 3, 4 orgs × (3 peer + chaincode server), 2 apps.
-	if want := 5*2 + 3*3 + 4*4 + 2; ports != want {
+	// 5 CAs × 2, 3 orderers × 3, 4 orgs × (3 peer + chaincode server), 2 apps, 2 monitoring.
+	if want := 5*2 + 3*3 + 4*4 + 2 + 2; ports != want {
 		t.Errorf("walked %d port fields, want %d: the walk no longer sees the definition", ports, want)
 	}
 	if err := s.Validate(); err != nil {

@@ -244,6 +244,7 @@ type Response struct {
 	Event      *Event // the transaction's event (committed or not)
 	EventCalls int    // how many times the chaincode called SetEvent
 	Reads      int    // GetState calls (GetMultipleStates counts each key)
+	Ranges     int    // range, partial-composite-key and history queries
 	Writes     int    // PutState and DelState calls
 	WriteBytes int    // keys and values of the write set
 }
@@ -290,7 +291,7 @@ func (l *Ledger) Simulate(cc shim.Chaincode, p Proposal) *Simulation {
 	}
 	stub := newStub(l, txID, ts, args, creator)
 	res := cc.Invoke(stub)
-	r := Response{TxID: txID, EventCalls: stub.eventCalls, Reads: stub.reads, Writes: stub.writeCalls}
+	r := Response{TxID: txID, EventCalls: stub.eventCalls, Reads: stub.reads, Ranges: stub.rangeCalls, Writes: stub.writeCalls}
 	for k, v := range stub.writes {
 		r.WriteBytes += len(k) + len(v)
 	}

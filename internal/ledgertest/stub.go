@@ -45,6 +45,7 @@ type Stub struct {
 	event      *Event
 	eventCalls int
 	reads      int
+	rangeCalls int // range, partial-composite-key and history queries
 	writeCalls int
 	paginated  bool
 }
@@ -306,6 +307,7 @@ func (s *Stub) scan(start, end string, pageSize int32, bookmark string) (*kvIter
 
 // GetStateByRange returns the committed keys in [startKey, endKey).
 func (s *Stub) GetStateByRange(startKey, endKey string) (shim.StateQueryIteratorInterface, error) {
+	s.rangeCalls++
 	if startKey == "" {
 		startKey = emptyKeySubstitute
 	}
@@ -321,6 +323,7 @@ func (s *Stub) GetStateByRange(startKey, endKey string) (shim.StateQueryIterator
 
 // GetStateByRangeWithPagination returns one page of GetStateByRange.
 func (s *Stub) GetStateByRangeWithPagination(startKey, endKey string, pageSize int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
+	s.rangeCalls++
 	if startKey == "" {
 		startKey = emptyKeySubstitute
 	}
@@ -351,6 +354,7 @@ func partialRange(objectType string, attrs []string) (string, string, error) {
 
 // GetStateByPartialCompositeKey returns the composite keys with the prefix.
 func (s *Stub) GetStateByPartialCompositeKey(objectType string, attrs []string) (shim.StateQueryIteratorInterface, error) {
+	s.rangeCalls++
 	start, end, err := partialRange(objectType, attrs)
 	if err != nil {
 		return nil, err
@@ -365,6 +369,7 @@ func (s *Stub) GetStateByPartialCompositeKey(objectType string, attrs []string) 
 // GetStateByPartialCompositeKeyWithPagination returns one page of
 // GetStateByPartialCompositeKey; the bookmark is the next key ("" at the end).
 func (s *Stub) GetStateByPartialCompositeKeyWithPagination(objectType string, attrs []string, pageSize int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
+	s.rangeCalls++
 	start, end, err := partialRange(objectType, attrs)
 	if err != nil {
 		return nil, nil, err
@@ -425,6 +430,7 @@ func (it *historyIterator) Next() (*queryresult.KeyModification, error) {
 // GetHistoryForKey returns the committed modifications of key, newest first
 // (as Fabric 2.x does).
 func (s *Stub) GetHistoryForKey(key string) (shim.HistoryQueryIteratorInterface, error) {
+	s.rangeCalls++
 	s.l.mu.Lock()
 	defer s.l.mu.Unlock()
 	h := s.l.history[key]

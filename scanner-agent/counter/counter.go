@@ -112,7 +112,7 @@ func New(cfg Config) (*Station, error) {
 	switch cfg.Mode {
 	case station.ModeDispense, station.ModeVerify, station.ModeReceive:
 	default:
-		return nil, fmt.Errorf("counter: mode %q is not supported by this agent yet (dispense, verify, receive are)", cfg.Mode)
+		return nil, fmt.Errorf("counter: mode %q is not a station mode (%v)", cfg.Mode, station.Modes)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

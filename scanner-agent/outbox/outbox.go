@@ -66,12 +66,10 @@ type State string
 
 // Record states.
 const (
-	StatePending   State = "pending"   // appended, not yet processed
-	StateVerified  State = "verified"  // checked against the ledger, not yet submitted
-	StateSubmitted State = "submitted" // sent to the ledger, outcome unknown
-	StateDone      State = "done"      // the ledger recorded it
-	StateNotice    State = "notice"    // the ledger refused it with a business reason (recalled, already dispensed, …)
-	StateRejected  State = "rejected"  // the decoder refused the frame; never submitted
+	StatePending  State = "pending"  // appended, not yet processed
+	StateDone     State = "done"     // the ledger recorded it
+	StateNotice   State = "notice"   // the ledger refused it with a business reason (recalled, already dispensed, …)
+	StateRejected State = "rejected" // the decoder refused the frame; never submitted
 )
 
 // Terminal reports whether no further transition is allowed.
@@ -81,9 +79,7 @@ func (s State) Terminal() bool {
 
 // allowed[from] lists the states Mark may move a record to.
 var allowed = map[State][]State{
-	StatePending:   {StateVerified, StateSubmitted, StateDone, StateNotice},
-	StateVerified:  {StateVerified, StateSubmitted, StateDone, StateNotice},
-	StateSubmitted: {StateSubmitted, StateDone, StateNotice},
+	StatePending: {StateDone, StateNotice},
 }
 
 // ScanID identifies a scan globally: "<station>-<ULID>". It is the ledger
@@ -115,7 +111,6 @@ type Record struct {
 	Payload    []byte    `json:"payload,omitempty"`
 	State      State     `json:"state"`
 	Detail     string    `json:"detail,omitempty"`
-	Attempts   int       `json:"attempts,omitempty"`
 	ScannedAt  time.Time `json:"scanned_at"`
 	AppendedAt time.Time `json:"appended_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
@@ -420,12 +415,11 @@ func (q *Queue) All(fn func(Record) bool) error {
 	})
 }
 
-// Mark moves the record id to o.State. Allowed: pending → verified,
-// submitted, done, notice; verified → submitted, done, notice; submitted →
-// done, notice. Marking verified or submitted again is allowed (a retry;
-// submitted counts Attempts). Marking a terminal record with the state it
-// already has is a no-op (so a retried Mark after a crash is harmless);
-// anything else returns an error wrapping ErrTransition.
+// Mark moves the record id to o.State: pending → done or notice (a
+// delivery whose outcome is unknown returns an error and is retried; the
+// ledger de-duplicates by scan ID). Marking a terminal record with the
+// state it already has is a no-op (so a retried Mark after a crash is
+// harmless); anything else returns an error wrapping ErrTransition.
 func (q *Queue) Mark(ctx context.Context, id ScanID, o Outcome) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
@@ -455,9 +449,6 @@ func (q *Queue) Mark(ctx context.Context, id ScanID, o Outcome) (Record, error) 
 			return fmt.Errorf("%w: %s is %s, cannot become %s", ErrTransition, id, r.State, o.State)
 		}
 		r.State, r.Detail, r.UpdatedAt = o.State, o.Detail, q.now().UTC()
-		if o.State == StateSubmitted {
-			r.Attempts++
-		}
 		v, err := json.Marshal(&r)
 		if err != nil {
 			return err

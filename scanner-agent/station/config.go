@@ -41,12 +41,13 @@ type Mode string
 const (
 	ModeReceive  Mode = "receive"  // goods in: a pack or case arrives at the site
 	ModeDispense Mode = "dispense" // pharmacy counter: verify and decommission on hand-over
-	ModeVerify   Mode = "verify"   // look-up only, no state change on the ledger
-	ModeShip     Mode = "ship"     // goods out: a pack or case leaves the site
+	ModeVerify   Mode = "verify"   // look-up only, no state change on the ledger (failed verifications are reported)
 )
 
-// Modes lists the valid modes in a stable order.
-var Modes = []Mode{ModeReceive, ModeDispense, ModeVerify, ModeShip}
+// Modes lists the valid modes in a stable order. Shipping is not a station
+// mode: a shipment names its destination and its whole content, which a
+// scan alone does not say (warehouses ship through the API or EPCIS).
+var Modes = []Mode{ModeReceive, ModeDispense, ModeVerify}
 
 // Defaults applied by Validate to fields left empty.
 const (
@@ -68,7 +69,7 @@ type Config struct {
 	StationID string `yaml:"station_id"`
 	// GLN is the 13-digit Global Location Number of the site.
 	GLN string `yaml:"gln"`
-	// Mode is receive, dispense, verify or ship.
+	// Mode is receive, dispense or verify.
 	Mode Mode `yaml:"mode"`
 	// Identity is the organisation identity the station signs with.
 	Identity Identity `yaml:"identity"`

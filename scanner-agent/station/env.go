@@ -32,7 +32,7 @@ type Key struct {
 var Keys = []Key{
 	{"station_id", "ID", "station ID", func(c *Config, v string) error { c.StationID = v; return nil }},
 	{"gln", "GLN", "site GLN (13 digits)", func(c *Config, v string) error { c.GLN = v; return nil }},
-	{"mode", "MODE", "receive | dispense | verify | ship", func(c *Config, v string) error { c.Mode = Mode(v); return nil }},
+	{"mode", "MODE", "receive | dispense | verify", func(c *Config, v string) error { c.Mode = Mode(v); return nil }},
 	{"identity.msp_id", "IDENTITY_MSP_ID", "MSP ID of the organisation", func(c *Config, v string) error { c.Identity.MSPID = v; return nil }},
 	{"identity.cert_file", "IDENTITY_CERT_FILE", "PEM certificate", func(c *Config, v string) error { c.Identity.CertFile = v; return nil }},
 	{"identity.key_file", "IDENTITY_KEY_FILE", "PEM private key", func(c *Config, v string) error { c.Identity.KeyFile = v; return nil }},

@@ -138,6 +138,11 @@ func envOffset() (int, error) {
 	return n, nil
 }
 
+// RunSpec is the network definition as this network runs it, ports
+// shifted (fabnet writes it into the run directory): what a process the
+// tests start (API, consumer, CLI) must be given.
+func (n *Network) RunSpec() string { return filepath.Join(n.Dir, "network.yaml") }
+
 func (n *Network) bin(name string) string {
 	if d := os.Getenv("PHARMATRACE_BIN_DIR"); d != "" {
 		return filepath.Join(d, name)

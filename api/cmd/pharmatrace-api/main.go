@@ -26,9 +26,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -44,10 +42,11 @@ import (
 	"github.com/pharmatrace/pharmatrace/api/readmodel"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 	"github.com/pharmatrace/pharmatrace/internal/pprofsrv"
+	"github.com/pharmatrace/pharmatrace/internal/shutdown"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Context(context.Background(), os.Stderr)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {

@@ -12,16 +12,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/bench"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+	"github.com/pharmatrace/pharmatrace/internal/shutdown"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Context(context.Background(), os.Stderr)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "pharmabench:", err)

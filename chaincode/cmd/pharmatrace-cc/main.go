@@ -25,17 +25,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 
 	"github.com/pharmatrace/pharmatrace/chaincode"
 	"github.com/pharmatrace/pharmatrace/internal/pprofsrv"
+	"github.com/pharmatrace/pharmatrace/internal/shutdown"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Context(context.Background(), os.Stderr)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(ctx, os.Getenv, log); err != nil {

@@ -20,7 +20,10 @@
 // nothing new: every event is reported skipped ("already applied").
 //
 // The report (JSON, as the API's) goes to -report or stdout; a summary goes
-// to stderr. Exit status: 0 when every event was applied or skipped, 3 when
+// to stderr. On a terminal, import and export draw a progress bar on
+// stderr (bytes of the document read, events applied so far); when stderr
+// is not a terminal they draw nothing and import logs its progress every
+// 2 seconds instead. Exit status: 0 when every event was applied or skipped, 3 when
 // some were rejected, 1 on errors (an interrupted import is resumed by
 // running it again), 2 on bad usage.
 //
@@ -41,11 +44,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/epcis"
@@ -53,6 +54,7 @@ import (
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 	"github.com/pharmatrace/pharmatrace/gateway"
+	"github.com/pharmatrace/pharmatrace/internal/shutdown"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
 
@@ -63,7 +65,7 @@ var errRejected = errors.New("some events were rejected")
 type usageError struct{ error }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Context(context.Background(), os.Stderr)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	var ue usageError
@@ -173,7 +175,10 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdi
 	start := time.Now()
 	var rep *epcis.Report
 	if *apiURL != "" {
-		if rep, err = importViaAPI(ctx, *apiURL, *token, in); err != nil {
+		bar := newProgress(stderr, sizeOf(in), "import: upload")
+		rep, err = importViaAPI(ctx, *apiURL, *token, bar.reader(in))
+		bar.done()
+		if err != nil {
 			return err
 		}
 	} else {
@@ -182,18 +187,26 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdi
 			return err
 		}
 		defer ids.close()
-		rd := epcis.NewReader(in, epcis.ImportOptions{LookupGLN: ids.lookupGLN, LookupPack: ids.lookupPack(ctx)})
+		// The document is read segment by segment as events are applied:
+		// the bytes read are the progress.
+		bar := newProgress(stderr, sizeOf(in), "import")
+		rd := epcis.NewReader(bar.reader(in), epcis.ImportOptions{LookupGLN: ids.lookupGLN, LookupPack: ids.lookupPack(ctx)})
 		last := time.Now()
 		rep, err = importer.Run(ctx, rd, importer.Options{
 			LedgerFor: ids.ledgerFor,
 			Workers:   *workers,
 			Progress: func(a, s, r int) {
+				if bar.on() {
+					bar.describe(fmt.Sprintf("import: %d applied, %d skipped, %d rejected", a, s, r))
+					return
+				}
 				if time.Since(last) >= 2*time.Second {
 					last = time.Now()
 					log.Info("import: progress", "applied", a, "skipped", s, "rejected", r)
 				}
 			},
 		})
+		bar.done()
 		if err != nil {
 			a, s, r := 0, 0, 0
 			if rep != nil {
@@ -464,7 +477,14 @@ func runExport(ctx context.Context, args []string, env func(string) string, stdo
 		return err
 	}
 	defer resp.Body.Close()
-	return writeTo(*out, stdout, resp.Body)
+	// No bar when the document itself goes to the same terminal.
+	body := io.Reader(resp.Body)
+	if *out != "" || !isTerminal(stdout) {
+		bar := newProgress(stderr, resp.ContentLength, "export")
+		defer bar.done()
+		body = bar.reader(body)
+	}
+	return writeTo(*out, stdout, body)
 }
 
 // writeTo copies r to the file path (via a temporary file renamed when

@@ -39,6 +39,8 @@ func (n *network) caProc(node netspec.Node, opsPort int) (proc, error) {
 			"--csr.hosts", "localhost,127.0.0.1",
 			"--tls.enabled",
 			"--operations.listenaddress", n.l.Addr(opsPort),
+			// /metrics on the operations endpoint (Fabric CA's default is "disabled").
+			"--metrics.provider", "prometheus",
 		},
 	}
 	node.DataDir = home

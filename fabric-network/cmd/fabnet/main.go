@@ -10,6 +10,9 @@
 //	fabnet stop|kill|start N  stop (SIGTERM), kill (SIGKILL) or start one node, e.g. peer0.pharmacy
 //	fabnet leader             print the channel's current raft leader
 //	fabnet env ORG            print the peer CLI environment for ORG's admin
+//	fabnet monitor            start Prometheus (and the certificate exporter) against the running network
+//	fabnet monitor-config     print the Prometheus configuration monitor writes
+//	fabnet cert-exporter      serve the network's certificate expiry metrics (started by monitor)
 //
 // A second, independent network runs beside the first with its own run
 // directory and every port of the definition shifted:
@@ -32,21 +35,21 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/pharmatrace/pharmatrace/fabric-network/monitor"
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
+	"github.com/pharmatrace/pharmatrace/internal/shutdown"
 )
 
 var log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := shutdown.Context(context.Background(), os.Stderr)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "fabnet:", err)
@@ -95,7 +98,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: fabnet [flags] up|down|clean|status|stop|kill|start|leader|env [args]")
+		return errors.New("usage: fabnet [flags] up|down|clean|status|stop|kill|start|leader|env|monitor|monitor-config|cert-exporter [args]")
 	}
 	spec, err := netspec.Load(*specPath)
 	if err != nil {
@@ -161,6 +164,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "export PATH=%s:$PATH\n", n.binDir)
 		return nil
+	case "monitor", "monitor-config":
+		o, err := n.monitorOptions(cmd, rest)
+		if err != nil {
+			return err
+		}
+		if cmd == "monitor" {
+			return n.monitorUp(ctx, o, stdout)
+		}
+		b, err := monitor.Config(l, o)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	case "cert-exporter":
+		return n.serveCertExporter(ctx)
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
@@ -387,13 +406,13 @@ func (n *network) writeRuntime() error {
 	return os.WriteFile(filepath.Join(n.l.Dir, "network.json"), b, 0o644)
 }
 
-// down stops every node: chaincode servers and peers first, then
-// orderers, then CAs; each group in parallel.
+// down stops every node: monitoring, apps, chaincode servers and peers
+// first, then orderers, then CAs; each group in parallel.
 func (n *network) down() error {
 	var errs []error
-	for _, kind := range []string{"app", "chaincode", "peer", "orderer", "ca"} {
+	for _, kind := range []string{"monitor", "app", "chaincode", "peer", "orderer", "ca"} {
 		var group []netspec.Node
-		for _, nd := range n.l.Nodes() {
+		for _, nd := range append(n.l.MonitorNodes(), n.l.Nodes()...) {
 			if nd.Kind == kind {
 				group = append(group, nd)
 			}
@@ -408,15 +427,18 @@ func (n *network) down() error {
 
 func (n *network) status(w io.Writer) error {
 	down, counted := 0, 0
-	for _, nd := range n.l.Nodes() {
+	for _, nd := range append(n.l.Nodes(), n.l.MonitorNodes()...) {
 		pid, ok := readPID(nd)
 		state, note := "running", ""
 		if !ok {
 			state, pid = "stopped", 0
 		}
-		if n.noApps && nd.Kind == "app" {
+		switch {
+		case nd.Kind == "monitor":
+			note = "  (make monitor: not counted)"
+		case n.noApps && nd.Kind == "app":
 			note = "  (-no-apps: not counted)"
-		} else {
+		default:
 			counted++
 			if !ok {
 				down++
@@ -465,6 +487,13 @@ func (n *network) procFor(nd netspec.Node) (proc, error) {
 		return n.apiProc(nd), nil
 	case nd.Name == "station":
 		return n.stationProc(nd), nil
+	case nd.Name == "prometheus":
+		if !exists(n.prometheusConfig()) {
+			return proc{}, errors.New("prometheus has no configuration yet: run `make monitor` (fabnet monitor)")
+		}
+		return n.prometheusProc(nd), nil
+	case nd.Name == "certexporter":
+		return n.certExporterProc(nd), nil
 	}
 	switch nd.Kind {
 	case "orderer":

@@ -13,12 +13,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pharmatrace/pharmatrace/gateway"
 	"github.com/pharmatrace/pharmatrace/scanner-agent/counter"
@@ -140,60 +140,66 @@ func serve(ctx context.Context, cfg *station.Config, stdout io.Writer, log *slog
 		return err
 	}
 
-	var srv *http.Server
+	// One group runs the station's background parts; the intake runs in
+	// the foreground and stops with ctx (storing every frame already read),
+	// then the delivery goes on for up to drainTimeout to hand queued scans
+	// over, and the group stops: delivery, compaction, status server.
+	deliverCtx, stopDeliver := context.WithCancel(context.Background())
+	defer stopDeliver()
+	g, gctx := errgroup.WithContext(deliverCtx)
 	if cfg.Metrics.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
 			return fmt.Errorf("metrics.listen: %w", err)
 		}
-		srv = &http.Server{Handler: statusHandler(cfg, st, q, reg), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
+		srv := &http.Server{Handler: statusHandler(cfg, st, q, reg), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("status server", "err", err)
+				return fmt.Errorf("status server: %w", err)
 			}
-		}()
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
 		log.Info("status page", "url", "http://"+ln.Addr().String()+"/")
 	}
-
-	// The intake stops with ctx (storing every frame already read); the
-	// delivery goes on for up to drainTimeout to hand queued scans over.
-	deliverCtx, stopDeliver := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		err := q.Deliver(deliverCtx, st.Deliver, outbox.DeliverOptions{Logger: log, MaxBackoff: 2 * time.Second})
+	g.Go(func() error {
+		err := q.Deliver(gctx, st.Deliver, outbox.DeliverOptions{Logger: log, MaxBackoff: 2 * time.Second})
 		if err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("delivery stopped", "err", err)
+			return fmt.Errorf("delivery: %w", err)
 		}
-	}()
-	go func() {
-		defer wg.Done()
+		return nil
+	})
+	g.Go(func() error {
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
 		for {
 			select {
-			case <-deliverCtx.Done():
-				return
+			case <-gctx.Done():
+				return nil
 			case <-t.C:
-				if n, err := q.Compact(deliverCtx, cfg.Queue.Retention); err != nil {
+				if n, err := q.Compact(gctx, cfg.Queue.Retention); err != nil {
 					log.Warn("outbox compaction", "err", err)
 				} else if n > 0 {
 					log.Info("outbox compacted", "records", n)
 				}
 			}
 		}
-	}()
+	})
 	log.Info("station running", "mode", cfg.Mode, "gln", cfg.GLN, "scanners", len(list), "queue", cfg.Queue.Path)
 	err = intake.Serve(ctx, list, q, counter.Decode, intake.Options{Registerer: reg, Logger: log, OnStored: st.OnStored, OnDecoded: st.Prefetch}, 0)
 
 	drain(q, drainTimeout, log)
 	stopDeliver()
-	wg.Wait()
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
+	if gerr := g.Wait(); gerr != nil {
+		log.Error("station part stopped with an error", "err", gerr)
+		if err == nil || errors.Is(err, context.Canceled) {
+			err = gerr
+		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
