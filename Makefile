@@ -19,7 +19,7 @@ QUICK ?=
 export PHARMATRACE_RUN_DIR := $(RUN)
 export PHARMATRACE_BIN_DIR := $(BIN)
 
-.PHONY: help up down clean test unit integration bench binaries fabric-bins prometheus-bins monitor lint
+.PHONY: help up down clean test check-deps unit integration bench binaries fabric-bins prometheus-bins monitor lint
 help:
 	@echo "make up      start the Fabric network (CAs, 3 orderers, 4 peers, chaincode) on 127.0.0.1"
 	@echo "make down    stop every process make up (and make monitor) started"
@@ -77,7 +77,14 @@ clean:
 	@if [ -x $(FABNET) ]; then $(FABNET) clean; fi
 	rm -rf $(RUN)
 
-test: unit integration
+# check-deps first: a missing Chromium stops make test at once with the
+# command that installs it (PHARMATRACE_INSTALL_DEPS=1: installs it).
+test:
+	@scripts/check-deps
+	@$(MAKE) --no-print-directory unit integration
+
+check-deps:
+	@scripts/check-deps
 
 # promtool: the alerting rules' unit tests here, and `promtool check
 # config` of the generated Prometheus configuration in fabric-network/monitor.
