@@ -3,20 +3,27 @@
 package test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pharmatrace/pharmatrace/api/alerts"
 	"github.com/pharmatrace/pharmatrace/test/testnet"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -238,8 +245,12 @@ func TestAPIAndDashboardOnRealNetwork(t *testing.T) {
 	// The regulator works the anomaly in the dashboard (headless Chromium).
 	browser := exec.Command("go", "test", "-count=1", "-tags", "browser", "-run", "TestBrowserRegulatorWorkflow", "-v", "./api/")
 	browser.Dir = n.Root
+	// It also looks the clone up by its GS1 string, locks serials[1] (held
+	// by pharm-central, active) and flags an anomaly about it.
+	hri := func(serial string) string { return fmt.Sprintf("(01)%s(17)301231(10)%s(21)%s", g, lot, serial) }
 	browser.Env = append(os.Environ(), "PHARMATRACE_API_URL="+a.url, "PHARMATRACE_API_TOKEN="+a.tokens[regU],
-		"PHARMATRACE_CLONE_ID="+cloneID, "PHARMATRACE_CLONE_GTIN="+g, "PHARMATRACE_ARTIFACTS="+filepath.Join(n.Root, "test", "artifacts"))
+		"PHARMATRACE_CLONE_ID="+cloneID, "PHARMATRACE_CLONE_GTIN="+g, "PHARMATRACE_ARTIFACTS="+filepath.Join(n.Root, "test", "artifacts"),
+		"PHARMATRACE_CLONE_GS1="+hri(serials[0]), "PHARMATRACE_LOCK_GS1="+hri(serials[1]))
 	bout, err := browser.CombinedOutput()
 	if err != nil || strings.Contains(string(bout), "--- SKIP") {
 		t.Fatalf("browser test against the real network: %v\n%s", err, tailLines(string(bout), 25))
@@ -259,4 +270,329 @@ func TestAPIAndDashboardOnRealNetwork(t *testing.T) {
 	if h := a.must(regU, "GET", "/api/v1/packs/"+g+"/"+serials[0]+"/history", nil, http.StatusOK); !bytes.Contains(h, []byte("Dispense")) {
 		t.Fatalf("history lacks the dispense: %s", h)
 	}
+	// The pack the regulator locked in the dashboard: refused at the
+	// pharmacy holding it, until the regulator unlocks it.
+	locked := map[string]string{"scan": hri(serials[1])}
+	var lv trace.VerifyResult
+	if err := json.Unmarshal(a.must(phU, "POST", "/api/v1/packs/verify", locked, http.StatusOK), &lv); err != nil || lv.OK() ||
+		lv.Pack == nil || lv.Pack.Reason != trace.ReasonLocked {
+		t.Fatalf("verify of the pack locked in the dashboard: %+v %v", lv, err)
+	}
+	a.must(regU, "POST", "/api/v1/packs/"+g+"/"+serials[1]+"/undo", map[string]string{"lot": lot, "expiry": "301231"}, http.StatusOK)
+	if err := json.Unmarshal(a.must(phU, "POST", "/api/v1/packs/verify", locked, http.StatusOK), &lv); err != nil || !lv.OK() {
+		t.Fatalf("verify after the regulator's unlock: %+v %v", lv, err)
+	}
+}
+
+// webhookReceiver is a subscriber's endpoint in the test process: it
+// checks every delivery's signature and keeps what it received.
+type webhookReceiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	secret string
+	got    []alerts.Notification
+	at     []time.Time
+	bad    int
+}
+
+func newWebhookReceiver(t *testing.T) *webhookReceiver {
+	r := &webhookReceiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var n alerts.Notification
+		if !alerts.Verify(r.secret, body, req.Header.Get(alerts.SignatureHeader)) || json.Unmarshal(body, &n) != nil {
+			r.bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		r.got, r.at = append(r.got, n), append(r.at, time.Now())
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// received returns when the anomaly arrived (zero: not yet).
+func (r *webhookReceiver) received(id string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, n := range r.got {
+		if n.Anomaly.ID == id {
+			return r.at[i]
+		}
+	}
+	return time.Time{}
+}
+
+// subscribe subscribes user's webhook to r.
+func (a *apiServer) subscribe(user string, r *webhookReceiver) alerts.Subscription {
+	a.t.Helper()
+	var sub alerts.Subscription
+	if err := json.Unmarshal(a.must(user, "POST", "/api/v1/subscriptions", map[string]string{"url": r.srv.URL + "/pharmatrace", "description": "integration test"},
+		http.StatusCreated), &sub); err != nil {
+		a.t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.secret = sub.Secret
+	r.mu.Unlock()
+	return sub
+}
+
+// sseEvent is one event of the anomaly stream, with when it arrived.
+type sseEvent struct {
+	id   string
+	data string
+	at   time.Time
+}
+
+// stream opens user's anomaly stream; its events arrive on the channel.
+func (a *apiServer) stream(user string) <-chan sseEvent {
+	a.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url+"/api/v1/anomalies/stream?timeout=120", nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.tokens[user])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		a.t.Fatalf("stream as %s: %s %s", user, resp.Status, b)
+	}
+	out := make(chan sseEvent, 1000)
+	go func() {
+		defer resp.Body.Close()
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.id != "" {
+					ev.at = time.Now()
+					out <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[6:]
+			}
+		}
+	}()
+	return out
+}
+
+// TestAPIDispenseAndAlertsOnRealNetwork: pharmacy systems dispense over
+// HTTP; a second pharmacy dispensing the same pack gets 409 A24; the
+// regulator lists the clone within 2 s; the product's manufacturer lists
+// it and receives it on its webhook and its live stream within 2 s while
+// another manufacturer (same MSP, other company prefix) sees none of it; a
+// pack of a recalled lot is refused; a bulk dispense answers pack by pack
+// and applies nothing twice.
+func TestAPIDispenseAndAlertsOnRealNetwork(t *testing.T) {
+	n := testnet.Get(t)
+	const mfrU, betaU, phU, stU, regU = "Manufacturer/mfr-alpha", "Manufacturer/mfr-beta", "Pharmacy/pharm-central", "Pharmacy/pharm-station", "Regulator/inspector"
+	a := startAPI(t, n, mfrU, betaU, phU, stU, regU)
+	tag := runTag()
+	g, lot, recalled := randomGTIN("4012345"), "Q"+tag, "R"+tag
+	a.must(mfrU, "POST", "/api/v1/products", trace.RegisterProductRequest{GTIN: g, Name: "Amlodipine 5 mg", Form: "tablet", Strength: "5 mg", PackSize: 30}, http.StatusOK)
+	serials := []string{"Q" + tag + "A", "Q" + tag + "B", "Q" + tag + "C", "Q" + tag + "D"}
+	rserials := []string{"R" + tag + "A"}
+	a.must(mfrU, "PUT", "/api/v1/lots/"+g+"/"+lot+"/commissions/q-"+tag+"?expiry=301231&wait=true", "serial\n"+strings.Join(serials, "\n")+"\n", http.StatusOK)
+	a.must(mfrU, "PUT", "/api/v1/lots/"+g+"/"+recalled+"/commissions/r-"+tag+"?expiry=301231&wait=true", "serial\n"+strings.Join(rserials, "\n")+"\n", http.StatusOK)
+	ph, _ := n.User("Pharmacy", "pharm-central")
+	all := refs(g, append(append([]string{}, serials...), rserials...)...)
+	asn := "ASN-ALR-" + tag
+	a.must(mfrU, "POST", "/api/v1/shipments", trace.ShipRequest{ShipmentID: asn, To: trace.Party{MSP: ph.MSPID, GLN: ph.GLN}, Packs: all}, http.StatusOK)
+	testnet.Eventually(t, 10*time.Second, "receipt through the API", func() error {
+		if code, out := a.do(phU, "POST", "/api/v1/shipments/"+asn+"/receive", map[string]any{"packs": all}); code != http.StatusOK {
+			return fmt.Errorf("%d %s", code, out)
+		}
+		return nil
+	})
+
+	// The API's read model replays the ledger from block 0: wait until it
+	// has caught up (an unknown serial verified here is listed) before the
+	// subscriptions, which start from the read model's position.
+	var uv trace.VerifyResult
+	if err := json.Unmarshal(a.must(phU, "POST", "/api/v1/packs/verify", map[string]string{"scan": fmt.Sprintf("(01)%s(17)301231(10)%s(21)Q%sNOPE", g, lot, tag)},
+		http.StatusOK), &uv); err != nil || len(uv.Anomalies) == 0 {
+		t.Fatalf("verify of an unknown serial: %+v %v", uv, err)
+	}
+	testnet.Eventually(t, 120*time.Second, "read model caught up", func() error {
+		if code, out := a.do(regU, "GET", "/api/v1/anomalies?gtin="+g, nil); code != http.StatusOK || !strings.Contains(string(out), uv.Anomalies[0]) {
+			return fmt.Errorf("%d %.200s", code, out)
+		}
+		return nil
+	})
+
+	alpha, beta := newWebhookReceiver(t), newWebhookReceiver(t)
+	subA := a.subscribe(mfrU, alpha)
+	a.subscribe(betaU, beta)
+	alphaStream, betaStream := a.stream(mfrU), a.stream(betaU)
+
+	// Dispensed at pharm-central through the new route, then at
+	// pharm-station: 409 with A24, and the clone.
+	dispense := func(user, serial, lotNo string) (int, []byte) {
+		return a.do(user, "POST", "/api/v1/packs/"+g+"/"+serial+"/dispense", map[string]string{"requestId": "rx-" + tag + "-" + serial + "-" + strings.ReplaceAll(user, "/", "-"),
+			"scan": fmt.Sprintf("(01)%s(17)301231(10)%s(21)%s", g, lotNo, serial)})
+	}
+	var ok trace.ScanResult
+	code, out := dispense(phU, serials[0], lot)
+	if err := json.Unmarshal(out, &ok); code != http.StatusOK || err != nil || !ok.OK() || ok.Pack.Reason != trace.ReasonDispensed {
+		t.Fatalf("dispense through the API: %d %s", code, out)
+	}
+	code, out = dispense(stU, serials[0], lot)
+	var p struct {
+		Type      string     `json:"type"`
+		Code      trace.Code `json:"code"`
+		Anomalies []string   `json:"anomalies"`
+	}
+	if err := json.Unmarshal(out, &p); code != http.StatusConflict || err != nil || p.Code != trace.CodeStatusChangeNotPossible || len(p.Anomalies) == 0 {
+		t.Fatalf("second pharmacy's dispense: %d %s, want 409 A24 with the clone", code, out)
+	}
+	refused := time.Now()
+	var clone string
+	testnet.Eventually(t, 2*time.Second, "the regulator lists the clone", func() error {
+		code, out := a.do(regU, "GET", "/api/v1/anomalies?type=CLONE&gtin="+g, nil)
+		var l struct {
+			Items []trace.Anomaly `json:"items"`
+		}
+		if code != http.StatusOK || json.Unmarshal(out, &l) != nil || len(l.Items) == 0 {
+			return fmt.Errorf("%d %.200s", code, out)
+		}
+		clone = l.Items[0].ID
+		return nil
+	})
+	t.Logf("clone %s listed for the regulator %s after the refusal", clone, time.Since(refused).Round(time.Millisecond))
+	if !slices.Contains(p.Anomalies, clone) {
+		t.Errorf("the refusal's anomalies %v do not include the listed clone %s", p.Anomalies, clone)
+	}
+
+	// The manufacturer of the product: listed, webhook, stream, within 2 s.
+	testnet.Eventually(t, 2*time.Second, "mfr-alpha lists the clone of its pack", func() error {
+		if code, out := a.do(mfrU, "GET", "/api/v1/anomalies?type=CLONE&gtin="+g, nil); code != http.StatusOK || !strings.Contains(string(out), clone) {
+			return fmt.Errorf("%d %.200s", code, out)
+		}
+		return nil
+	})
+	testnet.Eventually(t, 2*time.Second, "mfr-alpha's webhook receives the clone", func() error {
+		if alpha.received(clone).IsZero() {
+			alpha.mu.Lock()
+			defer alpha.mu.Unlock()
+			return fmt.Errorf("not yet (%d deliveries, %d badly signed)", len(alpha.got), alpha.bad)
+		}
+		return nil
+	})
+	t.Logf("clone on mfr-alpha's webhook %s after the refusal", alpha.received(clone).Sub(refused).Round(time.Millisecond))
+	deadline := time.After(2 * time.Second)
+	for got := false; !got; {
+		select {
+		case ev, open := <-alphaStream:
+			if !open {
+				t.Fatal("mfr-alpha's stream closed")
+			}
+			got = ev.id == clone
+			if got {
+				t.Logf("clone on mfr-alpha's stream %s after the refusal", ev.at.Sub(refused).Round(time.Millisecond))
+			}
+		case <-deadline:
+			t.Fatal("mfr-alpha's stream did not carry the clone within 2 s")
+		}
+	}
+	var log struct {
+		Items []alerts.Delivery `json:"items"`
+	}
+	if err := json.Unmarshal(a.must(mfrU, "GET", "/api/v1/subscriptions/"+subA.ID+"/deliveries", nil, http.StatusOK), &log); err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(log.Items, func(d alerts.Delivery) bool { return d.AnomalyID == clone }); i < 0 || log.Items[i].Status != alerts.DeliveryDelivered {
+		t.Errorf("mfr-alpha's delivery log: %+v", log.Items)
+	}
+
+	// Another manufacturer sees none of it: not listed, not readable, not
+	// pushed (anything it receives is about its own prefix).
+	time.Sleep(500 * time.Millisecond)
+	if code, out := a.do(betaU, "GET", "/api/v1/anomalies?gtin="+g, nil); code != http.StatusOK || strings.Contains(string(out), clone) || strings.Contains(string(out), g) {
+		t.Errorf("mfr-beta lists anomalies of mfr-alpha's product: %d %.300s", code, out)
+	}
+	if code, _ := a.do(betaU, "GET", "/api/v1/anomalies/"+clone, nil); code != http.StatusNotFound {
+		t.Errorf("mfr-beta reads mfr-alpha's clone: %d", code)
+	}
+	alphaProduct := func(a trace.Anomaly) bool {
+		return a.Pack != nil && strings.HasPrefix(a.Pack.GTIN, "04012345") || a.Lot != nil && strings.HasPrefix(a.Lot.GTIN, "04012345")
+	}
+	beta.mu.Lock()
+	for _, n := range beta.got {
+		if alphaProduct(n.Anomaly) {
+			t.Errorf("mfr-beta's webhook received %s about mfr-alpha's product", n.Anomaly.ID)
+		}
+	}
+	beta.mu.Unlock()
+	for more := true; more; {
+		select {
+		case ev, open := <-betaStream:
+			var an trace.Anomaly
+			if open && (ev.id == clone || json.Unmarshal([]byte(ev.data), &an) != nil || alphaProduct(an)) {
+				t.Errorf("mfr-beta's stream carried %s", ev.id)
+			}
+			more = open
+		default:
+			more = false
+		}
+	}
+
+	// A pack of a recalled lot is refused at the till.
+	a.must(mfrU, "POST", "/api/v1/lots/"+g+"/"+recalled+"/recall", map[string]string{"reason": "integration test recall"}, http.StatusOK)
+	code, out = dispense(phU, rserials[0], recalled)
+	if err := json.Unmarshal(out, &p); code != http.StatusConflict || err != nil || p.Code != trace.CodeLotRecalled {
+		t.Errorf("dispense of a recalled lot's pack: %d %s, want 409 LOT_RECALLED", code, out)
+	}
+
+	// A prescription of three packs in one bulk request, one unknown; sent
+	// again, the same answer and nothing applied twice.
+	body := map[string]any{"requestId": "rx-bulk-" + tag, "packs": []map[string]string{
+		{"scan": fmt.Sprintf("(01)%s(17)301231(10)%s(21)%s", g, lot, serials[2])},
+		{"gtin": g, "serial": serials[3], "lot": lot, "expiry": "301231"},
+		{"gtin": g, "serial": "Q" + tag + "NOPE2", "lot": lot, "expiry": "301231"}}}
+	var j1, j2 struct {
+		Status string       `json:"status"`
+		Items  []bulkResult `json:"items"`
+	}
+	if err := json.Unmarshal(a.must(phU, "POST", "/api/v1/bulk/dispense", body, http.StatusOK), &j1); err != nil || j1.Status != "completed" || len(j1.Items) != 3 ||
+		j1.Items[0].Status != "ok" || j1.Items[1].Status != "ok" || j1.Items[2].Status != "refused" || j1.Items[2].Code != trace.CodeUnknownSerial {
+		t.Fatalf("bulk dispense: %+v %v", j1, err)
+	}
+	if err := json.Unmarshal(a.must(phU, "POST", "/api/v1/bulk/dispense", body, http.StatusOK), &j2); err != nil || !reflect.DeepEqual(j1, j2) {
+		t.Errorf("bulk dispense sent again: %+v, first %+v (%v)", j2, j1, err)
+	}
+	var hist trace.PackHistoryResult
+	if err := json.Unmarshal(a.must(regU, "GET", "/api/v1/packs/"+g+"/"+serials[2]+"/history", nil, http.StatusOK), &hist); err != nil {
+		t.Fatal(err)
+	}
+	dispenses := 0
+	for _, e := range hist.Entries {
+		if e.Pack != nil && e.Pack.LastEvent == trace.TxDispense {
+			dispenses++
+		}
+	}
+	if dispenses != 1 {
+		t.Errorf("%s has %d Dispense versions in its history, want 1", serials[2], dispenses)
+	}
+}
+
+type bulkResult struct {
+	Status    string     `json:"status"`
+	Code      trace.Code `json:"code"`
+	RequestID string     `json:"requestId"`
+	TxID      string     `json:"txId"`
 }
