@@ -250,6 +250,7 @@ func dispense(ctx context.Context, e *env) ([]bench.Figure, error) {
 	}
 	vs, cs := bench.Summarize(verifyL), bench.Summarize(commitL)
 	rate := float64(len(commitL)) / el.Seconds()
+	e.dispenseRate = rate
 	note := fmt.Sprintf("%d counters, %d dispensed, %d refused, %d failed", counters, len(commitL), refused, failures)
 	figs := []bench.Figure{
 		{Scenario: "dispense", Metric: "verify p50 (gateway)", Value: bench.Ms(vs.P50), Unit: "ms"},

@@ -36,6 +36,8 @@ type env struct {
 	log   *slog.Logger
 	// baselineTPS is the raw-Fabric throughput measured first in the run.
 	baselineTPS float64
+	// dispenseRate is the dispense scenario's dispenses per second.
+	dispenseRate float64
 }
 
 // scenario measures one part of the system and returns its figures.

@@ -6,6 +6,7 @@ var scenarios = []scenario{
 	{"dispense", dispense},
 	{"bulk", bulk},
 	{"api", apiVerify},
+	{"api-bulk", apiBulkDispense},
 	{"agent", scanToVerdict},
 	{"gs1", gs1Micro},
 }
