@@ -47,6 +47,23 @@
 // GET /api/v1/packs/by-digital-link verifies the pack a GS1 Digital Link
 // URI names (POST /api/v1/packs/verify accepts such a URI as its scan too).
 //
+// # Pharmacy systems, bulk requests and alerts
+//
+// POST /api/v1/packs/{gtin}/{serial}/dispense is the scanner agent's
+// Dispense for pharmacy management systems (a refusal is a 409 problem with
+// the EU code). POST /api/v1/bulk/{verify,dispense,decommission} run a list
+// of packs with one outcome each (package bulk: per-pack request IDs
+// derived from the bulk request ID, so a request sent again applies
+// nothing twice; one ledger call per valid pack on a bounded worker pool;
+// up to Config.BulkSyncMax packs answered when done, longer lists 202 with
+// GET /api/v1/bulk/requests/{id}). A non-regulator lists and reads the
+// anomalies its organisation reported and, for a manufacturer, every
+// anomaly about its own products (readmodel.Scope); package alerts pushes
+// the new ones in the same scope as signed webhooks (queued in the read
+// model's transaction, sent from their own goroutines, delivery log at
+// GET /api/v1/subscriptions/{id}/deliveries) and as a Server-Sent Events
+// stream (GET /api/v1/anomalies/stream).
+//
 // # Errors
 //
 // One Echo error handler turns every error into an RFC 9457
@@ -63,7 +80,8 @@
 // Bearer tokens (package auth) on every route except /healthz, /metrics
 // and the dashboard's login page and assets; a token bucket per token (per
 // client address for public posts); JSON bodies capped (1 MiB default),
-// commissioning uploads capped separately (64 MiB default) and streamed; a
-// timeout on every request (30 s; uploads that wait, EPCIS imports and
-// exports: 30 min).
+// commissioning uploads capped separately (64 MiB default) and streamed,
+// bulk requests at 10,000 packs and 4 MiB; a timeout on every request
+// (30 s; uploads that wait, bulk requests, EPCIS imports and exports and
+// the anomaly stream: 30 min).
 package api
