@@ -95,7 +95,8 @@ func (s *Server) bulkStart(op bulk.Op) echo.HandlerFunc {
 			}
 		}
 		id := identity(c)
-		spec := bulk.Spec{ID: body.RequestID, MSP: id.MSP, By: id.Key(), Op: op, Reason: body.Reason}
+		spec := bulk.Spec{ID: body.RequestID, MSP: id.MSP, By: id.Key(), Op: op, Reason: body.Reason,
+			Report: op == bulk.OpVerify && id.Role.Has(trace.RightScanReport)}
 		if spec.ID == "" {
 			spec.ID = ensureID("")
 		}

@@ -122,6 +122,7 @@ func TestBulkVerifyThousandPacks(t *testing.T) {
 		t.Fatalf("%d packs", len(packs))
 	}
 	body := api.BulkBody{RequestID: "delivery-0815", Packs: packs}
+	reports := h.sim.SubmitCount(trace.TxReportScan)
 	start := time.Now()
 	r := h.do(request{method: http.MethodPost, path: "/api/v1/bulk/verify", role: trace.RolePharmacist, body: body})
 	if r.status != http.StatusAccepted || r.header.Get("Location") != "/api/v1/bulk/requests/delivery-0815" {
@@ -139,8 +140,18 @@ func TestBulkVerifyThousandPacks(t *testing.T) {
 	if it := j.Items[998]; it.Field != "packs[998]" || !strings.Contains(it.Message, "packs[10]") {
 		t.Errorf("repeated pack: %+v", it)
 	}
-	if it := j.Items[0]; it.State != trace.StateActive || it.RequestID != "" {
+	if it := j.Items[0]; it.State != trace.StateActive || it.TxID != "" {
 		t.Errorf("verified pack: %+v", it)
+	}
+	// Every failed verification raised its alert on the ledger (ReportScan,
+	// once per pack, under the pack's derived request ID).
+	if n := h.sim.SubmitCount(trace.TxReportScan) - reports; n != 15 {
+		t.Errorf("%d ReportScan for 15 failed verifications", n)
+	}
+	for i := 980; i < 995; i++ {
+		if it := j.Items[i]; it.TxID == "" || len(it.Anomalies) == 0 || it.RequestID != bulk.RequestID("delivery-0815", bulk.OpVerify, it.GTIN, it.Serial) {
+			t.Errorf("failed verification without its recorded alert: %+v", it)
+		}
 	}
 	// Sent again: the recorded outcomes, at once.
 	r = h.do(request{method: http.MethodPost, path: "/api/v1/bulk/verify", role: trace.RolePharmacist, body: body})
@@ -148,6 +159,9 @@ func TestBulkVerifyThousandPacks(t *testing.T) {
 	r.json(t, &again)
 	if r.status != 200 || again.Counts != j.Counts || again.Status != bulk.JobCompleted {
 		t.Errorf("sent again: %d %+v", r.status, again.Counts)
+	}
+	if n := h.sim.SubmitCount(trace.TxReportScan) - reports; n != 15 {
+		t.Errorf("sent again: %d ReportScan in all, want the first 15", n)
 	}
 	// Another organisation does not see it.
 	expectProblem(t, h.do(request{method: http.MethodGet, path: "/api/v1/bulk/requests/delivery-0815", role: trace.RoleDistributor}), 404, api.ProbNotFound, "")

@@ -122,6 +122,10 @@ type Spec struct {
 	By     string // "<org>/<user>", for the record
 	Op     Op
 	Reason trace.Reason // decommission only
+	// Report records a failed verification's findings on the ledger
+	// (ReportScan, as the single verify routes do: every failed
+	// verification raises an alert); set for callers holding scan.report.
+	Report bool
 }
 
 // Validate checks the spec, naming the offending field.
@@ -391,7 +395,7 @@ func (m *Manager) record(ctx context.Context, spec Spec, sum string, packs []Pac
 				st, rid := ItemPending, ""
 				if p.Problem != "" {
 					st = ItemRejected
-				} else if spec.Op != OpVerify {
+				} else if spec.Op != OpVerify || spec.Report {
 					rid = RequestID(spec.ID, spec.Op, p.Scan.GTIN, p.Scan.Serial)
 				}
 				rows = append(rows, []any{spec.MSP, spec.ID, i, p.Scan.GTIN, p.Scan.Serial, p.Scan.Lot, p.Scan.Expiry, strings.Join(p.Scan.Warnings, ","),
@@ -565,6 +569,17 @@ func (m *Manager) apply(ctx context.Context, led Ledger, spec Spec, t task) (Ite
 		var res trace.VerifyResult
 		err = led.Evaluate(cctx, trace.TxVerify, &trace.VerifyRequest{Scan: t.scan}, &res)
 		out, pack = &res.Outcome, res.Pack
+		if err == nil && spec.Report && !res.OK() && len(res.Findings) > 0 {
+			// The alert is recorded before the verdict counts as final: if
+			// it cannot be, the pack fails and is verified and reported again
+			// (same request ID) when the request is sent again.
+			var rep trace.ScanResult
+			if rerr := led.Submit(cctx, trace.TxReportScan, &trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: t.requestID}, Scan: t.scan}, &rep); rerr != nil {
+				err = fmt.Errorf("verdict %s, but its alert could not be recorded: %w", res.Code, rerr)
+			} else {
+				res.TxID, res.Anomalies = rep.TxID, rep.Anomalies
+			}
+		}
 	case OpDispense:
 		var res trace.ScanResult
 		err = led.Submit(cctx, trace.TxDispense, &trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: t.requestID}, Scan: t.scan}, &res)
