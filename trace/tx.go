@@ -111,7 +111,9 @@ var Txs = struct {
 	ListPacksByLot:    query[ListPacksByLotQuery, ListPacksByLotResult](TxListPacksByLot, RightPackRead),
 }
 
-func write[Req, Res any](name string, r Right) Tx[Req, Res] { return Tx[Req, Res]{Name: name, Right: r} }
+func write[Req, Res any](name string, r Right) Tx[Req, Res] {
+	return Tx[Req, Res]{Name: name, Right: r}
+}
 func query[Req, Res any](name string, r Right) Tx[Req, Res] {
 	return Tx[Req, Res]{Name: name, Query: true, Right: r}
 }
