@@ -71,3 +71,44 @@ func BenchmarkDispense(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
 }
+
+// BenchmarkCounter measures the pharmacy counter's two ledger calls on the
+// contract alone (endorsement through contractapi's dispatch on the
+// in-memory peer): Verify (a query) and Dispense (simulated and committed),
+// on a lot of 1,000 packs. make bench runs the network-level figures.
+func BenchmarkCounter(b *testing.B) {
+	n := newNet(b)
+	n.registerProduct(mfgA, gtinA)
+	serials := make([]string, 1000)
+	for i := range serials {
+		serials[i] = fmt.Sprintf("C%05d", i)
+	}
+	n.commission(mfgA, gtinA, "L1", expiry, serials...)
+	n.ship(mfgA, ph1, "SH-B", refs(gtinA, serials...))
+	n.receive(ph1, "SH-B", refs(gtinA, serials...))
+	b.Run("verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if r := n.evaluate(ph1, "Verify", trace.VerifyRequest{Scan: scan(gtinA, serials[i%len(serials)], "L1", expiry)}); !r.OK() {
+				b.Fatal(r.Message)
+			}
+		}
+	})
+	b.Run("dispense", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			s := serials[i%len(serials)]
+			r := n.submit(ph1, "Dispense", trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: fmt.Sprintf("bd-%d", i)}, Scan: scan(gtinA, s, "L1", expiry)})
+			if !r.Committed() {
+				b.Fatal(r.Message)
+			}
+			if i%len(serials) == len(serials)-1 { // every pack dispensed once: undo them all
+				b.StopTimer()
+				for _, s := range serials {
+					n.submit(ph1, "Undo", trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: fmt.Sprintf("bu-%d-%s", i, s)}, Scan: scan(gtinA, s, "L1", expiry)})
+				}
+				b.StartTimer()
+			}
+		}
+	})
+}

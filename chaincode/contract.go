@@ -90,30 +90,30 @@ type TxCtx = contractapi.TransactionContextInterface
 // RegisterProduct registers a GTIN of the caller's company prefix
 // (trace.RegisterProductRequest → trace.ProductResult).
 func (c *Contract) RegisterProduct(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxRegisterProduct, request, &trace.RegisterProductRequest{}, c.registerProduct)
+	return submit(c, ctx, trace.Txs.RegisterProduct, request, c.registerProduct)
 }
 
 // RegisterLot registers a lot of one of the caller's products
 // (trace.RegisterLotRequest → trace.LotResult).
 func (c *Contract) RegisterLot(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxRegisterLot, request, &trace.RegisterLotRequest{}, c.registerLot)
+	return submit(c, ctx, trace.Txs.RegisterLot, request, c.registerLot)
 }
 
 // ReleaseLot releases a quarantined lot (trace.LotStatusRequest → trace.LotResult).
 func (c *Contract) ReleaseLot(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxReleaseLot, request, &trace.LotStatusRequest{}, c.lotStatus(trace.LotReleased))
+	return submit(c, ctx, trace.Txs.ReleaseLot, request, c.lotStatus(trace.LotReleased))
 }
 
 // RecallLot recalls a lot: the owning manufacturer or the regulator
 // (trace.LotStatusRequest → trace.LotResult).
 func (c *Contract) RecallLot(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxRecallLot, request, &trace.LotStatusRequest{}, c.lotStatus(trace.LotRecalled))
+	return submit(c, ctx, trace.Txs.RecallLot, request, c.lotStatus(trace.LotRecalled))
 }
 
 // WithdrawLot withdraws a lot from the market: the owning manufacturer or
 // the regulator (trace.LotStatusRequest → trace.LotResult).
 func (c *Contract) WithdrawLot(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxWithdrawLot, request, &trace.LotStatusRequest{}, c.lotStatus(trace.LotWithdrawn))
+	return submit(c, ctx, trace.Txs.WithdrawLot, request, c.lotStatus(trace.LotWithdrawn))
 }
 
 // ---- packs ----
@@ -121,29 +121,29 @@ func (c *Contract) WithdrawLot(ctx TxCtx, request string) (string, error) {
 // CommissionPacks commissions serials of one lot
 // (trace.CommissionPacksRequest → trace.CommissionPacksResult).
 func (c *Contract) CommissionPacks(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxCommissionPacks, request, &trace.CommissionPacksRequest{}, c.commissionPacks)
+	return submit(c, ctx, trace.Txs.CommissionPacks, request, c.commissionPacks)
 }
 
 // Dispense supplies a scanned pack to a patient (trace.ScanRequest → trace.ScanResult).
 func (c *Contract) Dispense(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxDispense, request, &trace.ScanRequest{}, c.dispense)
+	return submit(c, ctx, trace.Txs.Dispense, request, c.dispense)
 }
 
 // Decommission sets a scanned pack inactive for a reason
 // (trace.DecommissionRequest → trace.ScanResult).
 func (c *Contract) Decommission(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxDecommission, request, &trace.DecommissionRequest{}, c.decommission)
+	return submit(c, ctx, trace.Txs.Decommission, request, c.decommission)
 }
 
 // Undo reactivates a scanned pack (trace.ScanRequest → trace.ScanResult).
 func (c *Contract) Undo(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxUndo, request, &trace.ScanRequest{}, c.undo)
+	return submit(c, ctx, trace.Txs.Undo, request, c.undo)
 }
 
 // ReportScan commits the findings of a verification as anomalies
 // (trace.ScanRequest → trace.ScanResult).
 func (c *Contract) ReportScan(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxReportScan, request, &trace.ScanRequest{}, c.reportScan)
+	return submit(c, ctx, trace.Txs.ReportScan, request, c.reportScan)
 }
 
 // ---- custody ----
@@ -151,38 +151,38 @@ func (c *Contract) ReportScan(ctx TxCtx, request string) (string, error) {
 // Aggregate packs loose packs into a new SSCC
 // (trace.AggregateRequest → trace.AggregateResult).
 func (c *Contract) Aggregate(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxAggregate, request, &trace.AggregateRequest{}, c.aggregate)
+	return submit(c, ctx, trace.Txs.Aggregate, request, c.aggregate)
 }
 
 // Ship ships packs and SSCCs to another party
 // (trace.ShipRequest → trace.ShipmentResult).
 func (c *Contract) Ship(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxShip, request, &trace.ShipRequest{}, c.ship)
+	return submit(c, ctx, trace.Txs.Ship, request, c.ship)
 }
 
 // Receive records the receipt of a shipment at the caller's site
 // (trace.ReceiveRequest → trace.ReceiveResult).
 func (c *Contract) Receive(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxReceive, request, &trace.ReceiveRequest{}, c.receive)
+	return submit(c, ctx, trace.Txs.Receive, request, c.receive)
 }
 
 // ---- anomalies ----
 
 // FlagAnomaly records an anomaly by hand (trace.FlagAnomalyRequest → trace.AnomalyResult).
 func (c *Contract) FlagAnomaly(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxFlagAnomaly, request, &trace.FlagAnomalyRequest{}, c.flagAnomaly)
+	return submit(c, ctx, trace.Txs.FlagAnomaly, request, c.flagAnomaly)
 }
 
 // TransitionAnomaly moves an anomaly along its workflow
 // (trace.TransitionAnomalyRequest → trace.AnomalyResult).
 func (c *Contract) TransitionAnomaly(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxTransitionAnomaly, request, &trace.TransitionAnomalyRequest{}, c.transitionAnomaly)
+	return submit(c, ctx, trace.Txs.TransitionAnomaly, request, c.transitionAnomaly)
 }
 
 // CommentAnomaly adds a comment to an anomaly
 // (trace.CommentAnomalyRequest → trace.AnomalyResult).
 func (c *Contract) CommentAnomaly(ctx TxCtx, request string) (string, error) {
-	return submit(c, ctx, trace.TxCommentAnomaly, request, &trace.CommentAnomalyRequest{}, c.commentAnomaly)
+	return submit(c, ctx, trace.Txs.CommentAnomaly, request, c.commentAnomaly)
 }
 
 // ---- queries ----
@@ -190,54 +190,54 @@ func (c *Contract) CommentAnomaly(ctx TxCtx, request string) (string, error) {
 // Verify checks a scanned pack and writes nothing
 // (trace.VerifyRequest → trace.VerifyResult).
 func (c *Contract) Verify(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxVerify, request, &trace.VerifyRequest{}, c.verify)
+	return query(c, ctx, trace.Txs.Verify, request, c.verify)
 }
 
 // GetProduct returns a product (trace.ProductQuery → trace.GetProductResult).
 func (c *Contract) GetProduct(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxGetProduct, request, &trace.ProductQuery{}, c.getProduct)
+	return query(c, ctx, trace.Txs.GetProduct, request, c.getProduct)
 }
 
 // GetPack returns a pack (trace.PackQuery → trace.GetPackResult).
 func (c *Contract) GetPack(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxGetPack, request, &trace.PackQuery{}, c.getPack)
+	return query(c, ctx, trace.Txs.GetPack, request, c.getPack)
 }
 
 // GetPackHistory returns a pack's committed versions, newest first
 // (trace.PackHistoryQuery → trace.PackHistoryResult).
 func (c *Contract) GetPackHistory(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxGetPackHistory, request, &trace.PackHistoryQuery{}, c.getPackHistory)
+	return query(c, ctx, trace.Txs.GetPackHistory, request, c.getPackHistory)
 }
 
 // GetLot returns a lot (trace.LotQuery → trace.GetLotResult).
 func (c *Contract) GetLot(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxGetLot, request, &trace.LotQuery{}, c.getLot)
+	return query(c, ctx, trace.Txs.GetLot, request, c.getLot)
 }
 
 // GetShipment returns a shipment (trace.ShipmentQuery → trace.GetShipmentResult).
 func (c *Contract) GetShipment(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxGetShipment, request, &trace.ShipmentQuery{}, c.getShipment)
+	return query(c, ctx, trace.Txs.GetShipment, request, c.getShipment)
 }
 
 // GetAnomaly returns an anomaly (trace.AnomalyQuery → trace.GetAnomalyResult).
 func (c *Contract) GetAnomaly(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxGetAnomaly, request, &trace.AnomalyQuery{}, c.getAnomaly)
+	return query(c, ctx, trace.Txs.GetAnomaly, request, c.getAnomaly)
 }
 
 // GetRequest returns the committed outcome of one of the caller
 // organisation's request IDs (trace.RequestQuery → trace.GetRequestResult).
 func (c *Contract) GetRequest(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxGetRequest, request, &trace.RequestQuery{}, c.getRequest)
+	return query(c, ctx, trace.Txs.GetRequest, request, c.getRequest)
 }
 
 // ListAnomalies returns one page of anomalies
 // (trace.ListAnomaliesQuery → trace.ListAnomaliesResult).
 func (c *Contract) ListAnomalies(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxListAnomalies, request, &trace.ListAnomaliesQuery{}, c.listAnomalies)
+	return query(c, ctx, trace.Txs.ListAnomalies, request, c.listAnomalies)
 }
 
 // ListPacksByLot returns one page of a lot's packs
 // (trace.ListPacksByLotQuery → trace.ListPacksByLotResult).
 func (c *Contract) ListPacksByLot(ctx TxCtx, request string) (string, error) {
-	return query(c, ctx, trace.TxListPacksByLot, request, &trace.ListPacksByLotQuery{}, c.listPacksByLot)
+	return query(c, ctx, trace.Txs.ListPacksByLot, request, c.listPacksByLot)
 }

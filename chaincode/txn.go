@@ -158,12 +158,13 @@ func pointerPath(p jsontext.Pointer) string {
 	return strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", ".")
 }
 
-// requiredRight is the right a request needs.
-func requiredRight(name string, req trace.Request) trace.Right {
+// requiredRight is the right a request needs: the descriptor's, or the
+// reason's for Decommission.
+func requiredRight(tx trace.TxInfo, req trace.Request) trace.Right {
 	if d, ok := req.(*trace.DecommissionRequest); ok {
 		return trace.DecommissionRight(d.Reason)
 	}
-	return trace.TransactionRights[name]
+	return tx.Right
 }
 
 // submit runs a write transaction: decode → authorize → idempotency check →
@@ -171,7 +172,12 @@ func requiredRight(name string, req trace.Request) trace.Right {
 // record and exactly one event. Errors (invalid request, access denied, not
 // found, conflict) fail endorsement and write nothing; business refusals are
 // committed outcomes.
-func submit[R trace.WriteRequest](c *Contract, ctx TxCtx, name, arg string, req R, run func(*txn, R) (trace.Result, error)) (string, error) {
+func submit[Req, Res any, R interface {
+	*Req
+	trace.WriteRequest
+}](c *Contract, ctx TxCtx, tx trace.Tx[Req, Res], arg string, run func(*txn, R) (trace.Result, error)) (string, error) {
+	name := tx.Name
+	req := R(new(Req))
 	if err := decode(arg, req); err != nil {
 		return "", err
 	}
@@ -179,7 +185,7 @@ func submit[R trace.WriteRequest](c *Contract, ctx TxCtx, name, arg string, req 
 	if err != nil {
 		return "", err
 	}
-	if err := authorize(t.actor, name, requiredRight(name, req)); err != nil {
+	if err := authorize(t.actor, name, requiredRight(tx.Info(), req)); err != nil {
 		return "", err
 	}
 	t.reqID = req.ID()
@@ -238,7 +244,12 @@ func submit[R trace.WriteRequest](c *Contract, ctx TxCtx, name, arg string, req 
 }
 
 // query runs a read-only query: decode → authorize → run → encode.
-func query[R trace.Request](c *Contract, ctx TxCtx, name, arg string, req R, run func(*txn, R) (any, error)) (string, error) {
+func query[Req, Res any, R interface {
+	*Req
+	trace.Request
+}](c *Contract, ctx TxCtx, tx trace.Tx[Req, Res], arg string, run func(*txn, R) (any, error)) (string, error) {
+	name := tx.Name
+	req := R(new(Req))
 	if err := decode(arg, req); err != nil {
 		return "", err
 	}
@@ -246,7 +257,7 @@ func query[R trace.Request](c *Contract, ctx TxCtx, name, arg string, req R, run
 	if err != nil {
 		return "", err
 	}
-	if err := authorize(t.actor, name, requiredRight(name, req)); err != nil {
+	if err := authorize(t.actor, name, requiredRight(tx.Info(), req)); err != nil {
 		return "", err
 	}
 	res, err := run(t, req)
