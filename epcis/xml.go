@@ -188,6 +188,9 @@ func (x *xmlEvents) token(r *Reader) (xml.Token, error) {
 	if err != nil {
 		var se *xml.SyntaxError
 		if errors.As(err, &se) {
+			if se.Msg == "unexpected EOF" {
+				return nil, x.fail(r, "the document ends before its root element is closed")
+			}
 			return nil, x.fail(r, "not well-formed XML: %s", se.Msg)
 		}
 		return nil, x.fail(r, "%v", err)
