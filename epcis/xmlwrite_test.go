@@ -245,3 +245,22 @@ func TestXMLEncoderEmptyAndNamespaces(t *testing.T) {
 		t.Errorf("an unqualified extension: %v", err)
 	}
 }
+
+// TestGenerateCommissioningXML: the generator's XML document holds the
+// JSON document's events: the same plans, hence the same request IDs.
+func TestGenerateCommissioningXML(t *testing.T) {
+	var js, xd bytes.Buffer
+	if err := GenerateCommissioning(&js, 30, fxGTIN, "LOT-X", "281231", fxMfr.GLN); err != nil {
+		t.Fatal(err)
+	}
+	if err := GenerateCommissioningAs(&xd, FormatXML, 30, fxGTIN, "LOT-X", "281231", fxMfr.GLN); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := checkXMLStructure(xd.Bytes()); err != nil || n != 30 {
+		t.Fatalf("%d events, %v", n, err)
+	}
+	a, b := readAll(t, js.String(), ImportOptions{}), readAllXML(t, xd.String(), ImportOptions{})
+	if len(a) != 30 || !reflect.DeepEqual(a, b) {
+		t.Errorf("the XML document's plans differ from the JSON document's")
+	}
+}
