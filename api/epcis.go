@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -23,14 +24,17 @@ import (
 //   - GET /api/v1/epcis/events exports the read model's stored events of a
 //     pack (gtin, serial), a lot (gtin, lot), a shipment (every event of the
 //     packs it carries) or of every pack, optionally bounded by from/to, as
-//     one streamed EPCISDocument (application/ld+json). The regulator sees
+//     one streamed EPCISDocument: EPCIS 2.0 JSON-LD (application/ld+json,
+//     the default) or, when the Accept header prefers application/xml or
+//     text/xml, EPCIS 2.0 XML with the same events. The regulator sees
 //     everything; a manufacturer sees only the packs of its own GS1 Company
 //     Prefix (GTINs of other prefixes are left out of the events, and
 //     asking for another prefix's pack or lot is access-denied). Company
 //     prefix lengths come from the registered products' company prefixes
 //     (the longest that matches the key), else epcis.DefaultCompanyPrefixLen.
 //   - POST /api/v1/epcis/import (manufacturer, distributor, pharmacist) reads an EPCIS 2.0 JSON or
-//     JSON-LD document as a stream and submits each event's planned writes
+//     JSON-LD document, or (Content-Type application/xml or text/xml) an
+//     EPCIS 2.0 or 1.2 XML document, as a stream and submits each event's planned writes
 //     with the caller's identity under the request IDs derived from the
 //     event hash. The per-event report says applied, skipped (the ledger
 //     already holds the request ID — GetRequest — or answered conflict) or
@@ -121,14 +125,17 @@ func (s *Server) exportEPCIS(c echo.Context) error {
 		return err
 	}
 	opt.CompanyPrefixLen = prefixLen(prefixes)
-	w := &lazyWriter{c: c}
+	var mediaType string
+	opt.Format, mediaType = exportFormat(c.Request().Header.Get(echo.HeaderAccept))
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+	w := &lazyWriter{c: c, contentType: mediaType}
 	n, err := epcis.Export(w, s.deps.Read.Events(ctx, q), opt)
 	if err != nil {
 		if !w.started {
 			return fmt.Errorf("epcis export: %w", err)
 		}
 		// The document is already on its way: it ends truncated (invalid
-		// JSON), which the client detects.
+		// JSON or XML), which the client detects.
 		s.log.Error("api: epcis export failed mid-stream", "err", err, "events", n)
 		return nil
 	}
@@ -157,17 +164,48 @@ func prefixLen(prefixes []string) func(key string) int {
 	}
 }
 
+// exportFormat chooses the export's format from an Accept header: EPCIS
+// XML when application/xml or text/xml has a higher quality than JSON
+// (application/ld+json, application/json or a wildcard), JSON-LD otherwise;
+// with the media type to answer.
+func exportFormat(accept string) (epcis.Format, string) {
+	qJSON, qXML, xmlType := 0.0, 0.0, "application/xml"
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, err := strconv.ParseFloat(params["q"], 64); err == nil {
+			q = v
+		}
+		switch mt {
+		case "application/ld+json", "application/json", "*/*", "application/*":
+			qJSON = max(qJSON, q)
+		case "application/xml", "text/xml":
+			if q > qXML {
+				qXML, xmlType = q, mt
+			}
+		}
+	}
+	if qXML > qJSON {
+		return epcis.FormatXML, xmlType
+	}
+	return epcis.FormatJSON, "application/ld+json"
+}
+
 // lazyWriter sends the response header with the first byte of the body, so
 // an export that fails before writing anything still answers a problem.
 type lazyWriter struct {
-	c       echo.Context
-	started bool
+	c           echo.Context
+	contentType string
+	started     bool
 }
 
 func (w *lazyWriter) Write(b []byte) (int, error) {
 	if !w.started {
 		w.started = true
-		w.c.Response().Header().Set(echo.HeaderContentType, "application/ld+json")
+		w.c.Response().Header().Set(echo.HeaderContentType, w.contentType)
 		w.c.Response().WriteHeader(http.StatusOK)
 	}
 	return w.c.Response().Write(b)
@@ -188,8 +226,13 @@ func (s *Server) importEPCIS(c echo.Context) error {
 		return err
 	}
 	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
-	if mt != "application/json" && mt != "application/ld+json" {
-		return NewProblem(ProbUnsupportedMedia, "send the EPCIS 2.0 document as application/json or application/ld+json")
+	var format epcis.Format
+	switch mt {
+	case "application/json", "application/ld+json":
+	case "application/xml", "text/xml":
+		format = epcis.FormatXML
+	default:
+		return NewProblem(ProbUnsupportedMedia, "send the EPCIS document as application/json or application/ld+json (EPCIS 2.0 JSON-LD), or application/xml or text/xml (EPCIS 2.0 or 1.2 XML)")
 	}
 	led, err := s.ledger(c)
 	if err != nil {
@@ -209,7 +252,7 @@ func (s *Server) importEPCIS(c echo.Context) error {
 	}
 	id := identity(c)
 	body := &readErr{r: c.Request().Body}
-	rd := epcis.NewReader(body, epcis.ImportOptions{LookupGLN: lookup, LookupPack: importer.LookupPack(ctx, led)})
+	rd := epcis.NewFormatReader(body, format, epcis.ImportOptions{LookupGLN: lookup, LookupPack: importer.LookupPack(ctx, led)})
 	rep, err := importer.Run(ctx, rd, importer.Options{
 		LedgerFor: func(p *epcis.Planned) (importer.Ledger, error) {
 			// The ledger records the signer's site: an event at another

@@ -3,12 +3,15 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/pharmatrace/pharmatrace/api"
 	"github.com/pharmatrace/pharmatrace/api/internal/memledger"
@@ -18,6 +21,13 @@ import (
 	"github.com/pharmatrace/pharmatrace/epcis/importer"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
+
+// The export's XML form is checked against the OpenAPI document as text
+// (its EPCIS structure is package epcis's to test).
+func init() {
+	openapi3filter.RegisterBodyDecoder("application/xml", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/xml", openapi3filter.PlainBodyDecoder)
+}
 
 // epcisDoc is the part of an exported document the tests look at.
 type epcisDoc struct {
@@ -138,6 +148,69 @@ func TestEPCISExport(t *testing.T) {
 	}
 }
 
+// TestEPCISExportXML: Accept chooses EPCIS 2.0 XML, which holds the JSON
+// export's events (the XML reader finds the same event IDs); JSON stays
+// the default and wins ties.
+func TestEPCISExportXML(t *testing.T) {
+	h := newHarness(t)
+	query := url.Values{"gtin": {memledger.DemoGTIN}, "lot": {memledger.DemoLot}}.Encode()
+	var ids []string
+	for _, e := range h.export(t, reg, query).EPCISBody.EventList {
+		ids = append(ids, e.EventID)
+	}
+	if len(ids) == 0 {
+		t.Fatal("no events")
+	}
+	cases := []struct {
+		accept, contentType string
+	}{
+		{"application/xml", "application/xml"},
+		{"text/xml", "text/xml"},
+		{"application/ld+json;q=0.5, application/xml", "application/xml"},
+		{"text/xml;q=0.8, application/xml;q=0.9, */*;q=0.1", "application/xml"},
+		{"", "application/ld+json"},
+		{"application/json, application/xml", "application/ld+json"},
+		{"application/xml;q=0.5, */*", "application/ld+json"},
+		{"text/html", "application/ld+json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.accept, func(t *testing.T) {
+			r := h.do(request{method: http.MethodGet, path: "/api/v1/epcis/events?" + query, role: reg, header: http.Header{"Accept": {tc.accept}}})
+			if r.status != http.StatusOK {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != tc.contentType {
+				t.Fatalf("content type %q, want %q", ct, tc.contentType)
+			}
+			if !strings.Contains(r.header.Get("Vary"), "Accept") {
+				t.Errorf("Vary %q", r.header.Get("Vary"))
+			}
+			format := epcis.FormatJSON
+			if tc.contentType != "application/ld+json" {
+				format = epcis.FormatXML
+				if !bytes.Contains(r.body, []byte(`<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"`)) {
+					t.Fatalf("not an EPCIS 2.0 XML document: %.300s", r.body)
+				}
+			}
+			rd := epcis.NewFormatReader(bytes.NewReader(r.body), format, epcis.ImportOptions{})
+			var got []string
+			for {
+				p, err := rd.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("read back: %v\n%.1000s", err, r.body)
+				}
+				got = append(got, p.EventID)
+			}
+			if strings.Join(got, ",") != strings.Join(ids, ",") {
+				t.Errorf("event IDs %v, the JSON export's %v", got, ids)
+			}
+		})
+	}
+}
+
 func TestEPCISExportRefusals(t *testing.T) {
 	h := newHarness(t)
 	tests := []struct {
@@ -222,6 +295,62 @@ func TestEPCISImportTwiceSkipsEverything(t *testing.T) {
 	}
 }
 
+// TestEPCISImportXML: an XML document, sent as application/xml or
+// text/xml, is imported as its JSON twin: after the JSON document, the XML
+// one (EPCIS 2.0, and an EPCIS 1.2 rewrite with extension wrappers) is
+// skipped event for event, the request IDs being those of the same hashes.
+func TestEPCISImportXML(t *testing.T) {
+	h := newHarness(t)
+	const n = 6
+	var js, xd bytes.Buffer
+	if err := epcis.GenerateCommissioning(&js, n, memledger.DemoGTIN, "XML-1", "301231", users[mfr].GLN); err != nil {
+		t.Fatal(err)
+	}
+	if err := epcis.GenerateCommissioningAs(&xd, epcis.FormatXML, n, memledger.DemoGTIN, "XML-1", "301231", users[mfr].GLN); err != nil {
+		t.Fatal(err)
+	}
+	imp := func(body []byte, ct string) api.ImportReport {
+		t.Helper()
+		r := h.do(request{method: http.MethodPost, path: "/api/v1/epcis/import", role: mfr, body: body, contentType: ct})
+		if r.status != http.StatusOK {
+			t.Fatalf("import %s: %d %s", ct, r.status, r.body)
+		}
+		var rep api.ImportReport
+		r.json(t, &rep)
+		return rep
+	}
+	first := imp(js.Bytes(), "application/ld+json")
+	if first.Applied != n {
+		t.Fatalf("JSON import: %+v", first)
+	}
+	// EPCIS 1.2: the 1.2 namespace, the ILMD inside the event's extension.
+	v12 := strings.ReplaceAll(strings.Replace(xd.String(), "urn:epcglobal:epcis:xsd:2", "urn:epcglobal:epcis:xsd:1", 1), "<ilmd>", "<extension><ilmd>")
+	v12 = strings.ReplaceAll(v12, "</ilmd>", "</ilmd></extension>")
+	for _, tc := range []struct {
+		name, ct string
+		body     []byte
+	}{{"2.0 as application/xml", "application/xml", xd.Bytes()}, {"1.2 as text/xml", "text/xml; charset=utf-8", []byte(v12)}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := imp(tc.body, tc.ct)
+			if rep.Applied != 0 || rep.Skipped != n || rep.Rejected != 0 {
+				t.Fatalf("report %+v", rep)
+			}
+			for i, e := range rep.Events.Skipped {
+				if e.EventID != first.Events.Applied[i].EventID || e.TxIDs[0] != first.Events.Applied[i].TxIDs[0] {
+					t.Errorf("skipped[%d] = %+v, the JSON import applied %+v", i, e, first.Events.Applied[i])
+				}
+			}
+		})
+	}
+	// A broken XML document is refused naming the line.
+	r := h.do(request{method: http.MethodPost, path: "/api/v1/epcis/import", role: mfr, contentType: "application/xml",
+		body: "<epcis:EPCISDocument xmlns:epcis=\"urn:epcglobal:epcis:xsd:2\">\n<EPCISBody><EventList><ObjectEvent></EventList>"})
+	expectProblem(t, r, 422, api.ProbInvalidUpload, "")
+	if p := r.problem(t); !strings.Contains(p.Detail, "line 2, column") {
+		t.Errorf("detail %q names no line", p.Detail)
+	}
+}
+
 func TestEPCISImportReportsPerEvent(t *testing.T) {
 	h := newHarness(t)
 	ship := func(dest string) string {
@@ -268,7 +397,7 @@ func TestEPCISImportRefusals(t *testing.T) {
 		status      int
 		kind        string
 	}{
-		{"not JSON media", "serial\nA", "text/csv", 415, api.ProbUnsupportedMedia},
+		{"not EPCIS media", "serial\nA", "text/csv", 415, api.ProbUnsupportedMedia},
 		{"not an EPCIS document", `{"hello":"world"}`, "application/json", 422, api.ProbInvalidUpload},
 		{"over the upload limit", big.String(), "application/json", 413, api.ProbTooLarge},
 		// Streamed (no Content-Length): the limit trips while reading.

@@ -227,17 +227,17 @@ func (s *Server) routeTable() []Route {
 			Query: []Param{{Name: "limit", Type: "integer", Doc: "1-500 (default 50)"}, {Name: "status", Enum: []string{alerts.DeliveryPending, alerts.DeliveryDelivered, alerts.DeliveryFailed}}}},
 
 		{Method: http.MethodGet, Path: "/api/v1/epcis/events", Name: "exportEPCIS", Tag: "epcis",
-			Summary: "Export ledger events as one streamed EPCIS 2.0 JSON-LD document (regulator: every pack; manufacturer: the packs of its own company prefix)",
-			Roles:   []trace.Role{trace.RoleRegulator, trace.RoleManufacturer}, Handler: s.exportEPCIS, Produces: "application/ld+json", Stream: true,
+			Summary: "Export ledger events as one streamed EPCIS 2.0 JSON-LD document, or EPCIS 2.0 XML when Accept prefers application/xml or text/xml (regulator: every pack; manufacturer: the packs of its own company prefix)",
+			Roles:   []trace.Role{trace.RoleRegulator, trace.RoleManufacturer}, Handler: s.exportEPCIS, Produces: "application/ld+json,application/xml,text/xml", Stream: true,
 			Query: []Param{{Name: "gtin", Doc: "GTIN-14, with serial (one pack) or lot (one lot)"}, {Name: "serial"}, {Name: "lot"},
 				{Name: "shipment", Doc: "shipment ID: every event of the packs it carries"},
 				{Name: "from", Doc: "transactions at or after (RFC 3339 or YYYY-MM-DD)"}, {Name: "to", Doc: "transactions before (RFC 3339 or YYYY-MM-DD)"},
 				{Name: "epcForm", Doc: "pack identifiers as SGTIN EPC URIs (default) or GS1 Digital Link URIs", Enum: []string{"sgtin", "digitallink"}}}},
 		{Method: http.MethodPost, Path: "/api/v1/epcis/import", Name: "importEPCIS", Tag: "epcis",
-			Summary: "Apply an EPCIS 2.0 JSON/JSON-LD document (commissioning, packing, shipping, receiving, dispensing, decommissioning, destroying, undo) " +
+			Summary: "Apply an EPCIS 2.0 JSON/JSON-LD document or EPCIS 2.0/1.2 XML document (commissioning, packing, shipping, receiving, dispensing, decommissioning, destroying, undo) " +
 				"with the caller's identity, streamed, in batches; request IDs come from the event hashes, so sending the same document again skips every event. " +
 				"Events at another member's site are rejected (the ledger records the signer's site): pharmatrace-epcis import signs each event as its site",
-			Roles: []trace.Role{trace.RoleManufacturer, trace.RoleDistributor, trace.RolePharmacist}, Upload: true, UploadTypes: []string{"application/json", "application/ld+json"},
+			Roles: []trace.Role{trace.RoleManufacturer, trace.RoleDistributor, trace.RolePharmacist}, Upload: true, UploadTypes: []string{"application/json", "application/ld+json", "application/xml", "text/xml"},
 			Handler: s.importEPCIS, Resp: ImportReport{}},
 
 		{Method: http.MethodGet, Path: "/api/v1/stats/anomalies-per-day", Name: "anomaliesPerDay", Tag: "statistics", Summary: "Anomalies per day and type (default: the last 30 days)",

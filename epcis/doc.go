@@ -1,7 +1,7 @@
 // Package epcis is PharmaTrace's pure GS1 EPCIS 2.0 interoperability core:
-// export of ledger events as EPCIS 2.0 JSON-LD documents, import of EPCIS
-// documents as planned ledger requests, the canonical EPCIS event hash, and
-// the suspect-product report. It does no I/O beyond the readers and writers
+// export of ledger events as EPCIS 2.0 JSON-LD or XML documents, import of
+// EPCIS documents (2.0 JSON-LD, 2.0 or 1.2 XML) as planned ledger requests,
+// the canonical EPCIS event hash, and the suspect-product report. It does no I/O beyond the readers and writers
 // it is given and imports only the standard library and PharmaTrace's trace
 // and gs1 packages.
 //
@@ -10,7 +10,8 @@
 // Encoder (or Export) turns trace.Event values, in the order given, into
 // one EPCISDocument with the standard @context, written as a stream
 // (header, one event at a time, footer), so documents of any size use
-// constant memory. Options choose SGTIN EPC URIs or GS1 Digital Link URIs
+// constant memory; Options.Format FormatXML writes EPCIS 2.0 XML instead
+// (see XML below). Options choose SGTIN EPC URIs or GS1 Digital Link URIs
 // for packs (EPCForm), the GS1 Company Prefix length of each key
 // (CompanyPrefixLen; DefaultCompanyPrefixLen = 7 otherwise), a pack filter
 // (Packs for a pack or a shipment's packs, Lot for a lot, or any func), a
@@ -103,6 +104,43 @@
 // rejected events. Package epcis/importer applies the plans: in
 // dependency-preserving segments, concurrently within a segment, with
 // consecutive one-pack commissioning events merged into one write.
+//
+// # XML
+//
+// NewXMLReader reads EPCIS XML: an EPCISDocument or EPCISQueryDocument of
+// EPCIS 2.0 (namespace urn:epcglobal:epcis:xsd:2) or 1.2
+// (urn:epcglobal:epcis:xsd:1). It walks encoding/xml tokens to EventList and
+// reads one event element at a time into the JSON-LD structure of the event
+// (the map the JSON reader decodes), which is then planned and hashed as a
+// JSON event: planning, rejection reasons and event IDs are those of the
+// JSON twin. Lists become arrays (epcList/epc, quantityList/quantityElement,
+// bizTransaction, source and destination with their type attribute),
+// sensorMetadata and sensorReport attributes become members, repeated
+// elements arrays, an element with attributes and text an object with
+// "#text"; the EPCIS 1.2 <extension> and <baseExtension> wrappers (of an
+// event, its readPoint, bizLocation or ILMD, and of the TransformationEvent
+// in the event list) are unwrapped. User extensions (namespace-qualified
+// elements and attributes) keep their namespace, as "{namespace}local",
+// which the hash reads as it reads a JSON-LD "prefix:local" expanded; CBV
+// values stay as written (URNs in XML: the planner and the hash know
+// every form). An unqualified element that is no EPCIS field, an element
+// where text belongs, a field given twice or an undeclared prefix rejects
+// the event, the reason naming the element and its line; XML that is not
+// well-formed (or not EPCIS) stops the import with a DocumentError naming
+// the line and column. UTF-8, US-ASCII and ISO-8859-1 are read; entities
+// are not expanded beyond XML's own. DetectFormat tells XML from JSON by
+// the first byte that is not white space.
+//
+// The XML export writes each event of the JSON export as an EPCIS 2.0
+// element: standard fields in the schema's order (by event type), CBV
+// values as URNs (urn:epcglobal:cbv:bizstep:shipping), ILMD under
+// xmlns:cbvmda="urn:epcglobal:cbv:mda", PharmaTrace's extensions under
+// xmlns:pharmatrace="urn:pharmatrace:epcis:", so each event hashes to the
+// eventID it carries, as in the JSON export. The official EPCIS XML schema
+// is not available here: tests check the export's structure, read it back
+// (same plans and hashes as the JSON export) and write every published
+// JSON example as XML and back (same hash). The golden test also holds the
+// reference's XML examples (testdata/eventhash/README.md).
 //
 // # Canonical event hash
 //

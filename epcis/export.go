@@ -80,6 +80,9 @@ type Options struct {
 	// LedgerRefs adds pharmatrace:transaction and pharmatrace:txId to every
 	// event.
 	LedgerRefs bool
+	// Format chooses EPCIS 2.0 JSON-LD (FormatJSON, the default) or EPCIS
+	// 2.0 XML (FormatXML): the same events, fields and event IDs.
+	Format Format
 }
 
 func (o *Options) prefixLen(key string) int {
@@ -173,6 +176,12 @@ func (e *Encoder) header() error {
 	if cd.IsZero() {
 		cd = time.Now()
 	}
+	if e.opt.Format == FormatXML {
+		_, err := fmt.Fprintf(e.w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
+			`<epcis:EPCISDocument xmlns:epcis="%s" xmlns:cbvmda="%s" xmlns:pharmatrace="%s" schemaVersion="2.0" creationDate="%s">`+
+			"\n<EPCISBody>\n<EventList>\n", nsEPCIS2, nsCBVMDA, Namespace, formatTime(cd))
+		return err
+	}
 	ctx, _ := json.Marshal([]any{StandardContext, map[string]string{"pharmatrace": Namespace}})
 	_, err := fmt.Fprintf(e.w, `{"@context":%s,"type":"EPCISDocument","schemaVersion":"2.0","creationDate":%q,"epcisBody":{"eventList":[`+"\n",
 		ctx, formatTime(cd))
@@ -198,6 +207,9 @@ func (e *Encoder) Encode(ev *trace.Event) (int, error) {
 		return 0, nil
 	}
 	b, err := json.Marshal(out)
+	if err == nil && e.opt.Format == FormatXML {
+		b, err = xmlOf(b)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("epcis: encode %s event of transaction %s: %w", ev.Type, ev.TxID, err)
 	}
@@ -205,7 +217,9 @@ func (e *Encoder) Encode(ev *trace.Event) (int, error) {
 		e.err = err
 		return 0, err
 	}
-	if e.n > 0 {
+	if e.opt.Format == FormatXML {
+		b = append(b, '\n')
+	} else if e.n > 0 {
 		if _, err := e.w.WriteString(",\n"); err != nil {
 			e.err = err
 			return 0, err
@@ -234,7 +248,10 @@ func (e *Encoder) Close() error {
 		return err
 	}
 	end := "]}}\n"
-	if e.n > 0 {
+	switch {
+	case e.opt.Format == FormatXML:
+		end = "</EventList>\n</EPCISBody>\n</epcis:EPCISDocument>\n"
+	case e.n > 0:
 		end = "\n" + end
 	}
 	if _, err := e.w.WriteString(end); err != nil {
@@ -261,6 +278,23 @@ func Export(w io.Writer, events iter.Seq2[trace.Event, error], opt Options) (int
 		i++
 	}
 	return enc.Count(), enc.Close()
+}
+
+// nsCBVMDA is the XML namespace of CBV master data attributes (ILMD).
+const nsCBVMDA = "urn:epcglobal:cbv:mda"
+
+// xmlDocNS are the namespaces an exported XML document declares on its
+// root element.
+var xmlDocNS = map[string]string{nsCBVMDA: "cbvmda", Namespace: "pharmatrace"}
+
+// xmlOf rewrites the JSON of one exported event as its EPCIS 2.0 XML
+// element.
+func xmlOf(event []byte) ([]byte, error) {
+	m, err := decodeObject(event)
+	if err != nil {
+		return nil, err
+	}
+	return appendXMLEvent(nil, m, exportContext, xmlDocNS)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }

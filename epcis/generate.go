@@ -21,6 +21,12 @@ var generatorEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // readPoint and bizLocation the SGLN of gln (company prefix length 7).
 // The output is deterministic.
 func GenerateCommissioning(w io.Writer, n int, gtin, lot, expiry, gln string) error {
+	return GenerateCommissioningAs(w, FormatJSON, n, gtin, lot, expiry, gln)
+}
+
+// GenerateCommissioningAs is GenerateCommissioning writing a document of
+// format f: the XML document holds the same events (same event hashes).
+func GenerateCommissioningAs(w io.Writer, f Format, n int, gtin, lot, expiry, gln string) error {
 	switch {
 	case n < 1 || n > 99_999_999:
 		return fmt.Errorf("epcis: GenerateCommissioning: n = %d is not between 1 and 99999999", n)
@@ -37,7 +43,7 @@ func GenerateCommissioning(w io.Writer, n int, gtin, lot, expiry, gln string) er
 	if len(prefix) > 12 {
 		prefix = prefix[:12]
 	}
-	enc := NewEncoder(w, Options{CreationDate: generatorEpoch})
+	enc := NewEncoder(w, Options{CreationDate: generatorEpoch, Format: f})
 	site := trace.Party{MSP: "generator", GLN: gln}
 	for i := 1; i <= n; i++ {
 		at := generatorEpoch.Add(time.Duration(i-1) * time.Second)

@@ -36,7 +36,8 @@ func publishedVectors(t *testing.T) []string {
 }
 
 func vectorPath(doc, ext string) string {
-	return filepath.Join("testdata", "eventhash", strings.TrimSuffix(strings.TrimSuffix(doc, ".jsonld"), ".json")+ext)
+	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(doc, ".xml"), ".jsonld"), ".json")
+	return filepath.Join("testdata", "eventhash", base+ext)
 }
 
 func readLines(t *testing.T, path string) []string {

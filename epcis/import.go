@@ -88,6 +88,7 @@ func (p *Planned) RequestIDs() []string {
 // in event hashes.
 type Reader struct {
 	dec    *json.Decoder
+	xml    *xmlEvents // an XML document (NewXMLReader) instead of dec
 	opt    ImportOptions
 	ctx    *Context                    // the document's @context
 	cur    *Context                    // the event being planned: ctx and the event's own @context
@@ -101,25 +102,36 @@ type Reader struct {
 
 // NewReader returns a reader of the document r.
 func NewReader(r io.Reader, opt ImportOptions) *Reader {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
+	rd := newReader(opt, nil)
+	rd.dec = json.NewDecoder(r)
+	rd.dec.UseNumber()
+	return rd
+}
+
+func newReader(opt ImportOptions, x *xmlEvents) *Reader {
 	if opt.MaxSerials <= 0 {
 		opt.MaxSerials = trace.DefaultMaxCommission
 	}
-	return &Reader{dec: dec, opt: opt, ctx: DefaultContext(), packs: map[trace.PackRef]lotExpiry{}}
+	return &Reader{xml: x, opt: opt, ctx: DefaultContext(), packs: map[trace.PackRef]lotExpiry{}}
 }
 
 // lotExpiry is what a replayed scan needs besides the pack's identity.
 type lotExpiry struct{ lot, expiry string }
 
-// DocumentError says where and how a document is malformed (not JSON, not
-// an EPCIS document); Reader.Next returns it.
+// DocumentError says where and how a document is malformed (not JSON or
+// not well-formed XML, not an EPCIS document); Reader.Next returns it.
 type DocumentError struct {
 	Offset int64 // byte offset in the document
-	Reason string
+	// Line and Column (from 1) locate the error in an XML document; 0 for
+	// JSON.
+	Line, Column int
+	Reason       string
 }
 
 func (e *DocumentError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("epcis: XML document at line %d, column %d: %s", e.Line, e.Column, e.Reason)
+	}
 	return fmt.Sprintf("epcis: document at byte %d: %s", e.Offset, e.Reason)
 }
 
@@ -268,6 +280,9 @@ func (r *Reader) Next() (Planned, error) {
 	if r.done {
 		return Planned{}, io.EOF
 	}
+	if r.xml != nil {
+		return r.nextXML()
+	}
 	if !r.inList {
 		if err := r.start(); err != nil {
 			return Planned{}, err
@@ -294,12 +309,46 @@ func (r *Reader) Next() (Planned, error) {
 	if !ok {
 		return Planned{Index: i, Rejection: &Rejection{EventIndex: i, Reason: "the event is not a JSON object"}}, nil
 	}
+	return r.planEvent(i, ev)
+}
+
+// planEvent plans event i; an error (a failed LookupPack) is sticky.
+func (r *Reader) planEvent(i int, ev map[string]any) (Planned, error) {
 	p, err := r.plan(i, ev)
 	if err != nil {
 		r.err = fmt.Errorf("epcis: eventList[%d]: %w", i, err)
 		return Planned{}, r.err
 	}
 	return p, nil
+}
+
+// nextXML is Next for an XML document: the event element is converted to
+// the JSON-LD structure the JSON reader decodes, then planned alike.
+func (r *Reader) nextXML() (Planned, error) {
+	x := r.xml
+	if !x.inList {
+		if err := x.start(r); err != nil {
+			return Planned{}, err
+		}
+	}
+	n, err := x.next(r)
+	if err != nil {
+		return Planned{}, err
+	}
+	if n == nil {
+		if err := x.finish(r); err != nil {
+			return Planned{}, err
+		}
+		r.done = true
+		return Planned{}, io.EOF
+	}
+	i := r.index
+	r.index++
+	ev, err := xmlEvent(n)
+	if err != nil {
+		return Planned{Index: i, Type: n.name.Local, Rejection: &Rejection{EventIndex: i, Reason: err.Error()}}, nil
+	}
+	return r.planEvent(i, ev)
 }
 
 // Context returns the hash context read from the document's @context.

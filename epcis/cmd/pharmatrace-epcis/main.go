@@ -1,11 +1,15 @@
-// Command pharmatrace-epcis is the operators' EPCIS 2.0 tool: it imports
-// EPCIS documents into the ledger, exports events as EPCIS documents and
-// generates test documents.
+// Command pharmatrace-epcis is the operators' EPCIS tool: it imports
+// EPCIS documents (2.0 JSON-LD, 2.0 XML or 1.2 XML) into the ledger,
+// exports events as EPCIS 2.0 documents (JSON-LD or XML) and generates test
+// documents.
 //
 //	pharmatrace-epcis import [-as Org/user]... [-default Org/user] [-workers 8] [-report FILE] FILE|-
 //	pharmatrace-epcis import -api URL -token TOKEN FILE|-
-//	pharmatrace-epcis export -api URL -token TOKEN [-gtin G (-serial S | -lot L) | -shipment ID] [-from T] [-to T] [-epc-form sgtin|digitallink] [-o FILE]
-//	pharmatrace-epcis generate -n N -gtin G -lot L -expiry YYMMDD -gln GLN [-o FILE]
+//	pharmatrace-epcis export -api URL -token TOKEN [-gtin G (-serial S | -lot L) | -shipment ID] [-from T] [-to T] [-epc-form sgtin|digitallink] [-format json|xml] [-o FILE]
+//	pharmatrace-epcis generate -n N -gtin G -lot L -expiry YYMMDD -gln GLN [-format json|xml] [-o FILE]
+//
+// import tells XML from JSON by the document's first byte that is not
+// white space ('<' is XML).
 //
 // import without -api writes straight to the ledger through package
 // gateway (package epcis/importer) with the network definition's
@@ -87,8 +91,8 @@ func main() {
 const usage = `usage: pharmatrace-epcis <command> [flags]
 
 commands:
-  import    apply an EPCIS 2.0 document to the ledger (idempotent)
-  export    write the ledger's events as an EPCIS 2.0 document (through the API)
+  import    apply an EPCIS document (2.0 JSON-LD, 2.0 or 1.2 XML) to the ledger (idempotent)
+  export    write the ledger's events as an EPCIS 2.0 document, JSON-LD or XML (through the API)
   generate  write a commissioning document of n events (for tests and load)
 
 run "pharmatrace-epcis <command> -h" for a command's flags`
@@ -176,7 +180,12 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdi
 	var rep *epcis.Report
 	if *apiURL != "" {
 		bar := newProgress(stderr, sizeOf(in), "import: upload")
-		rep, err = importViaAPI(ctx, *apiURL, *token, bar.reader(in))
+		format, doc, err := epcis.DetectFormat(bar.reader(in))
+		if err != nil {
+			bar.done()
+			return fmt.Errorf("read the document: %w", err)
+		}
+		rep, err = importViaAPI(ctx, *apiURL, *token, doc, format.MediaType())
 		bar.done()
 		if err != nil {
 			return err
@@ -190,7 +199,12 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdi
 		// The document is read segment by segment as events are applied:
 		// the bytes read are the progress.
 		bar := newProgress(stderr, sizeOf(in), "import")
-		rd := epcis.NewReader(bar.reader(in), epcis.ImportOptions{LookupGLN: ids.lookupGLN, LookupPack: ids.lookupPack(ctx)})
+		format, doc, err := epcis.DetectFormat(bar.reader(in))
+		if err != nil {
+			bar.done()
+			return fmt.Errorf("read the document: %w", err)
+		}
+		rd := epcis.NewFormatReader(doc, format, epcis.ImportOptions{LookupGLN: ids.lookupGLN, LookupPack: ids.lookupPack(ctx)})
 		last := time.Now()
 		rep, err = importer.Run(ctx, rd, importer.Options{
 			LedgerFor: ids.ledgerFor,
@@ -399,7 +413,7 @@ func (l ledger) Evaluate(ctx context.Context, fn string, req trace.Request, resu
 
 // apiCall sends one request to the PharmaTrace API and fails with the
 // problem document's detail on a non-200 answer.
-func apiCall(ctx context.Context, method, base, path, token, contentType string, body io.Reader) (*http.Response, error) {
+func apiCall(ctx context.Context, method, base, path, token, contentType, accept string, body io.Reader) (*http.Response, error) {
 	if base == "" {
 		return nil, usageError{errors.New("-api: give the API's URL (e.g. http://127.0.0.1:8080)")}
 	}
@@ -413,6 +427,9 @@ func apiCall(ctx context.Context, method, base, path, token, contentType string,
 	req.Header.Set("Authorization", "Bearer "+token)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -432,8 +449,8 @@ func apiCall(ctx context.Context, method, base, path, token, contentType string,
 	return resp, nil
 }
 
-func importViaAPI(ctx context.Context, base, token string, in io.Reader) (*epcis.Report, error) {
-	resp, err := apiCall(ctx, http.MethodPost, base, "/api/v1/epcis/import", token, "application/ld+json", in)
+func importViaAPI(ctx context.Context, base, token string, in io.Reader, mediaType string) (*epcis.Report, error) {
+	resp, err := apiCall(ctx, http.MethodPost, base, "/api/v1/epcis/import", token, mediaType, "", in)
 	if err != nil {
 		return nil, err
 	}
@@ -450,6 +467,7 @@ func runExport(ctx context.Context, args []string, env func(string) string, stdo
 	apiURL := fs.String("api", or(env("PHARMATRACE_API_URL"), "http://127.0.0.1:8080"), "PharmaTrace API `URL` (env PHARMATRACE_API_URL)")
 	token := fs.String("token", env("PHARMATRACE_API_TOKEN"), "API `token` (env PHARMATRACE_API_TOKEN); the regulator sees every company's events, a manufacturer its own")
 	out := fs.String("o", "", "write the document to `file` (default: standard output)")
+	format := fs.String("format", "json", "document `format`: json (EPCIS 2.0 JSON-LD) or xml (EPCIS 2.0 XML)")
 	q := url.Values{}
 	for _, f := range []struct{ name, query, help string }{
 		{"gtin", "gtin", "the packs of `GTIN` (with -serial or -lot)"},
@@ -468,11 +486,15 @@ func runExport(ctx context.Context, args []string, env func(string) string, stdo
 	if fs.NArg() != 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	f, err := parseFormat(*format)
+	if err != nil {
+		return err
+	}
 	path := "/api/v1/epcis/events"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	resp, err := apiCall(ctx, http.MethodGet, *apiURL, path, *token, "", nil)
+	resp, err := apiCall(ctx, http.MethodGet, *apiURL, path, *token, "", f.MediaType(), nil)
 	if err != nil {
 		return err
 	}
@@ -514,6 +536,17 @@ func writeTo(path string, stdout io.Writer, r io.Reader) error {
 	return os.Rename(tmp, path)
 }
 
+// parseFormat reads a -format flag.
+func parseFormat(s string) (epcis.Format, error) {
+	switch s {
+	case "json":
+		return epcis.FormatJSON, nil
+	case "xml":
+		return epcis.FormatXML, nil
+	}
+	return 0, usageError{fmt.Errorf("-format %q: want json or xml", s)}
+}
+
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	n := fs.Int("n", 1000, "number of commissioning events (one pack each)")
@@ -522,11 +555,16 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	expiry := fs.String("expiry", "", "expiry date `YYMMDD`")
 	gln := fs.String("gln", "", "`GLN` of the commissioning site (readPoint and bizLocation)")
 	out := fs.String("o", "", "write the document to `file` (default: standard output)")
+	format := fs.String("format", "json", "document `format`: json (EPCIS 2.0 JSON-LD) or xml (EPCIS 2.0 XML)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	f, err := parseFormat(*format)
+	if err != nil {
+		return err
+	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(epcis.GenerateCommissioning(pw, *n, *gtin, *lot, *expiry, *gln)) }()
+	go func() { pw.CloseWithError(epcis.GenerateCommissioningAs(pw, f, *n, *gtin, *lot, *expiry, *gln)) }()
 	if err := writeTo(*out, stdout, pr); err != nil {
 		if strings.Contains(err.Error(), "GenerateCommissioning") {
 			return usageError{err}

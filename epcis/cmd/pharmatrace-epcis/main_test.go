@@ -39,6 +39,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"import", "-api", "http://127.0.0.1:1", "-"}, "-token: give an API token"},
 		{[]string{"generate", "-n", "0", "-gtin", "09506000134352", "-lot", "L", "-expiry", "281231", "-gln", "9506000000015"}, "n = 0"},
 		{[]string{"export", "extra"}, `unexpected argument "extra"`},
+		{[]string{"export", "-format", "csv"}, `-format "csv": want json or xml`},
+		{[]string{"generate", "-format", "yaml", "-n", "1", "-gtin", "09506000134352", "-lot", "L", "-expiry", "281231", "-gln", "9506000000015"}, `-format "yaml"`},
 	}
 	for _, c := range cases {
 		_, _, err := runCmd(t, nil, "", c.args...)
@@ -105,9 +107,9 @@ func TestRoutingBySite(t *testing.T) {
 }
 
 func TestExportAndImportThroughTheAPI(t *testing.T) {
-	var gotQuery, gotAuth, gotBody string
+	var gotQuery, gotAuth, gotBody, gotType, gotAccept string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotAuth = r.Header.Get("Authorization")
+		gotAuth, gotType, gotAccept = r.Header.Get("Authorization"), r.Header.Get("Content-Type"), r.Header.Get("Accept")
 		switch r.URL.Path {
 		case "/api/v1/epcis/events":
 			gotQuery = r.URL.RawQuery
@@ -133,8 +135,46 @@ func TestExportAndImportThroughTheAPI(t *testing.T) {
 	if _, _, err := runCmd(t, env, "", "export", "-gtin", "00000000000000", "-lot", "L"); err == nil || !strings.Contains(err.Error(), "gtin: bad check digit") {
 		t.Errorf("export problem: %v", err)
 	}
+	if gotAccept != "application/ld+json" {
+		t.Errorf("export asked for %q", gotAccept)
+	}
+	if _, _, err := runCmd(t, env, "", "export", "-format", "xml"); err != nil || gotAccept != "application/xml" {
+		t.Errorf("export -format xml: %v, asked for %q", err, gotAccept)
+	}
 	out, stderr, err := runCmd(t, env, `{"doc":1}`, "import", "-api", srv.URL, "-")
-	if !errors.Is(err, errRejected) || gotBody != `{"doc":1}` || !strings.Contains(out, `"rejected": 1`) || !strings.Contains(stderr, "rejected event 1: nope") {
-		t.Errorf("import via API: %v body %q\n%s\n%s", err, gotBody, out, stderr)
+	if !errors.Is(err, errRejected) || gotBody != `{"doc":1}` || gotType != "application/ld+json" || !strings.Contains(out, `"rejected": 1`) || !strings.Contains(stderr, "rejected event 1: nope") {
+		t.Errorf("import via API: %v body %q type %q\n%s\n%s", err, gotBody, gotType, out, stderr)
+	}
+	// An XML document is recognised by its first byte and sent as XML,
+	// whole.
+	const xmlDoc = "\n  <?xml version=\"1.0\"?><epcis:EPCISDocument xmlns:epcis=\"urn:epcglobal:epcis:xsd:1\"/>"
+	if _, _, err := runCmd(t, env, xmlDoc, "import", "-api", srv.URL, "-"); !errors.Is(err, errRejected) || gotBody != xmlDoc || gotType != "application/xml" {
+		t.Errorf("XML import via API: %v body %q type %q", err, gotBody, gotType)
+	}
+}
+
+func TestGenerateXML(t *testing.T) {
+	out, _, err := runCmd(t, nil, "", "generate", "-format", "xml", "-n", "3", "-gtin", "09506000134352", "-lot", "L1", "-expiry", "281231", "-gln", "9506000000015")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, doc, err := epcis.DetectFormat(strings.NewReader(out))
+	if err != nil || f != epcis.FormatXML {
+		t.Fatalf("format %v, %v", f, err)
+	}
+	rd := epcis.NewFormatReader(doc, f, epcis.ImportOptions{})
+	n := 0
+	for {
+		p, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil || p.Rejection != nil || p.Site != "9506000000015" {
+			t.Fatalf("event %d: %v %+v", n, err, p)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Errorf("%d events", n)
 	}
 }
