@@ -13,6 +13,10 @@
 //	fabnet upgrade [-cc-binary F]  deploy the chaincode binary F (default bin/pharmatrace-cc) as the next
 //	                          sequence when it is another build than the committed one (up does it too)
 //	fabnet chaincode [-json]  the committed chaincode definition and what each org's server runs
+//	fabnet renew [-expiry D] ORG/USER|peer0.ORG|cc.ORG
+//	                          re-enroll its certificates before they expire (a node restarts on them)
+//	fabnet revoke [-reason R] ORG/USER|peer0.ORG
+//	                          revoke it at its CA and put the CA's CRL into the org's MSP on the channel
 //	fabnet monitor            start Prometheus (and the certificate exporter) against the running network
 //	fabnet monitor-config     print the Prometheus configuration monitor writes
 //	fabnet cert-exporter      serve the network's certificate expiry metrics (started by monitor)
@@ -101,7 +105,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: fabnet [flags] up|down|clean|status|stop|kill|start|leader|env|upgrade|chaincode|monitor|monitor-config|cert-exporter [args]")
+		return errors.New("usage: fabnet [flags] up|down|clean|status|stop|kill|start|leader|env|upgrade|chaincode|renew|revoke|monitor|monitor-config|cert-exporter [args]")
 	}
 	spec, err := netspec.Load(*specPath)
 	if err != nil {
@@ -192,6 +196,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		res, err := n.deployChaincode(ctx, *bin)
 		printDeploy(stdout, res)
 		return err
+	case "renew", "revoke":
+		rfs := flag.NewFlagSet("fabnet "+cmd, flag.ContinueOnError)
+		expiry := rfs.Duration("expiry", 0, "renew: issue certificates valid for `D` only, e.g. 10m (a drill; default: the CA's, a year)")
+		reason := rfs.String("reason", "keycompromise", "revoke: the CRL reason")
+		if err := rfs.Parse(rest); err != nil {
+			return err
+		}
+		if rfs.NArg() != 1 {
+			return fmt.Errorf("usage: fabnet %s [flags] ORG/USER|peer0.ORG|cc.ORG", cmd)
+		}
+		if cmd == "renew" {
+			return n.renew(ctx, stdout, rfs.Arg(0), *expiry)
+		}
+		return n.revoke(ctx, stdout, rfs.Arg(0), *reason)
 	case "chaincode":
 		cfs := flag.NewFlagSet("fabnet chaincode", flag.ContinueOnError)
 		asJSON := cfs.Bool("json", false, "print JSON")
