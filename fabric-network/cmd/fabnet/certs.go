@@ -54,21 +54,9 @@ func (n *network) withCAExpiry(ctx context.Context, o *netspec.Org, d time.Durat
 	if err != nil {
 		return err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(orig, &doc); err != nil || len(doc.Content) == 0 {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	signing := mapping(doc.Content[0], "signing")
-	for _, prof := range []*yaml.Node{mapping(signing, "default"), mapping(mapping(signing, "profiles"), "tls")} {
-		exp := mapping(prof, "expiry")
-		if exp == nil {
-			return fmt.Errorf("%s: no signing expiry to shorten", path)
-		}
-		exp.Value = d.String()
-	}
-	short, err := yaml.Marshal(&doc)
+	short, err := shortenExpiry(orig, d)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	restart := func(cfg []byte) error {
 		if err := writeFileAtomic(path, cfg, 0o600); err != nil {
@@ -89,6 +77,27 @@ func (n *network) withCAExpiry(ctx context.Context, o *netspec.Org, d time.Durat
 	}
 	log.Info("CA expiry restored", "ca", node.Name)
 	return ferr
+}
+
+// shortenExpiry sets signing.default.expiry and signing.profiles.tls.expiry
+// of a Fabric CA server configuration to d, keeping everything else.
+func shortenExpiry(cfg []byte, d time.Duration) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(cfg, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) == 0 {
+		return nil, errors.New("empty configuration")
+	}
+	signing := mapping(doc.Content[0], "signing")
+	for _, prof := range []*yaml.Node{mapping(signing, "default"), mapping(mapping(signing, "profiles"), "tls")} {
+		exp := mapping(prof, "expiry")
+		if exp == nil {
+			return nil, errors.New("no signing.default.expiry or signing.profiles.tls.expiry to shorten")
+		}
+		exp.Value = d.String()
+	}
+	return yaml.Marshal(&doc)
 }
 
 // mapping returns the value node of key in mapping node m (nil: none).
