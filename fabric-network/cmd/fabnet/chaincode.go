@@ -359,7 +359,16 @@ func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult
 	res := deployResult{To: b.Definition}
 	if def != nil && def.Version == b.Definition {
 		res.From, res.Sequence = def.Version, def.Sequence
-		err := parallel(orgs, func(o *netspec.Org) error { return n.alignOrg(ctx, o, b, copyPath, def.Sequence) })
+		var mu sync.Mutex
+		err := parallel(orgs, func(o *netspec.Org) error {
+			switched, err := n.alignOrg(ctx, o, b, copyPath, def.Sequence)
+			if switched {
+				mu.Lock()
+				res.Orgs = append(res.Orgs, o.Name)
+				mu.Unlock()
+			}
+			return err
+		})
 		res.Took = time.Since(t0)
 		return res, err
 	}
@@ -468,20 +477,21 @@ func (n *network) prepareOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin
 
 // alignOrg brings o in line with the committed definition of build b at
 // sequence seq: its recorded server is started if it is this build, or
-// replaced (prepared on the free slot and switched) if it is not.
-func (n *network) alignOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin string, seq int) error {
+// replaced (prepared on the free slot and switched) if it is not; it
+// reports whether it switched.
+func (n *network) alignOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin string, seq int) (bool, error) {
 	cur, have, err := n.loadCCState(o)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if have && cur.Label == b.Label {
-		return start(ctx, n.ccProc(o, cur, n.ccNodeAt(o, cur.Slot, false)))
+		return false, start(ctx, n.ccProc(o, cur, n.ccNodeAt(o, cur.Slot, false)))
 	}
 	st, err := n.prepareOrg(ctx, o, b, bin, seq)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return n.switchServer(o, st)
+	return true, n.switchServer(o, st)
 }
 
 // switchServer stops o's current server and makes the one prepareOrg
@@ -542,6 +552,8 @@ func printDeploy(w io.Writer, r deployResult) {
 			r.From, r.To, r.Sequence, strings.Join(r.Orgs, ", "), r.Took.Round(time.Millisecond))
 	case r.From == "":
 		fmt.Fprintf(w, "chaincode %s committed at sequence %d, approved by %s\n", r.To, r.Sequence, strings.Join(r.Orgs, ", "))
+	case len(r.Orgs) > 0:
+		fmt.Fprintf(w, "chaincode %s is committed at sequence %d; %s approved it and switched to it now\n", r.To, r.Sequence, strings.Join(r.Orgs, ", "))
 	default:
 		fmt.Fprintf(w, "chaincode %s is committed at sequence %d: nothing to upgrade\n", r.To, r.Sequence)
 	}
