@@ -60,7 +60,7 @@ prometheus-bins: $(BIN)/.prometheus.stamp
 
 # Our own binaries: go's build cache makes this a no-op when nothing changed.
 binaries: fabric-bins
-	$(GO) build -o $(BIN)/ ./fabric-network/cmd/fabnet ./chaincode/cmd/pharmatrace-cc ./scanner-agent/cmd/scanner-agent ./api/cmd/pharmatrace-api ./epcis/cmd/pharmatrace-epcis
+	$(GO) build -trimpath -o $(BIN)/ ./fabric-network/cmd/fabnet ./chaincode/cmd/pharmatrace-cc ./scanner-agent/cmd/scanner-agent ./api/cmd/pharmatrace-api ./epcis/cmd/pharmatrace-epcis
 
 up: binaries
 	$(FABNET) up

@@ -59,6 +59,13 @@ type Config struct {
 	// Market is the time zone of the market whose calendar decides expiry
 	// (nil: UTC). Every endorser must use the same.
 	Market *time.Location
+	// BuildID is the server binary's build ID (Build.ID, set by
+	// cmd/pharmatrace-cc; empty in tests). With Version it is written into
+	// every event and request record.
+	BuildID string
+	// PackageID is the package the server was started for (CHAINCODE_ID),
+	// reported by probe:Version.
+	PackageID string
 }
 
 // DefaultMaxClockSkew is the default of Config.MaxClockSkew.
@@ -192,10 +199,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // New returns the PharmaTrace chaincode: the business contract "pharmatrace"
 // (the default contract) and the deployment probe "probe".
 func New(cfg Config) (*contractapi.ContractChaincode, error) {
+	return newChaincode(cfg, defaultLayouts())
+}
+
+func newChaincode(cfg Config, ls layouts) (*contractapi.ContractChaincode, error) {
 	c, err := newContract(cfg)
 	if err != nil {
 		return nil, err
 	}
+	c.layouts = ls
 	probe := &ProbeContract{c: c}
 	probe.Name = "probe"
 	cc, err := contractapi.NewChaincode(c, probe)
@@ -203,8 +215,10 @@ func New(cfg Config) (*contractapi.ContractChaincode, error) {
 		return nil, fmt.Errorf("create chaincode: %w", err)
 	}
 	cc.DefaultContract = trace.ContractName
+	// contractapi has built the metadata already: its chaincode-level info
+	// says "latest"; each contract's info (set in newContract) has Version.
 	cc.Info.Title = "PharmaTrace"
-	cc.Info.Version = "1.0.0"
+	cc.Info.Version = Version
 	return cc, nil
 }
 

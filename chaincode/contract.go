@@ -22,6 +22,9 @@ type Contract struct {
 	maxSkew       time.Duration
 	clock         func() time.Time
 	market        *time.Location
+	build         Build
+	packageID     string
+	layouts       layouts
 }
 
 type orgBinding struct {
@@ -31,7 +34,8 @@ type orgBinding struct {
 }
 
 func newContract(cfg Config) (*Contract, error) {
-	c := &Contract{maxCommission: cfg.MaxCommission, maxSkew: cfg.MaxClockSkew, clock: cfg.Clock, market: cfg.Market}
+	c := &Contract{maxCommission: cfg.MaxCommission, maxSkew: cfg.MaxClockSkew, clock: cfg.Clock, market: cfg.Market,
+		build: CurrentBuild(cfg.BuildID), packageID: cfg.PackageID, layouts: defaultLayouts()}
 	if c.market == nil {
 		c.market = time.UTC
 	}
@@ -72,7 +76,7 @@ func newContract(cfg Config) (*Contract, error) {
 	}
 	c.Name = trace.ContractName
 	c.Info.Title = "PharmaTrace"
-	c.Info.Version = "1.0.0"
+	c.Info.Version = Version
 	c.Info.Description = "Serialised medicine packs: verification, custody and anomalies"
 	return c, nil
 }

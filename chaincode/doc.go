@@ -92,6 +92,18 @@ package chaincode
 //     fewer entries than its size — continue while the bookmark is not empty.
 //     Paginated queries are only allowed in read-only (evaluated)
 //     transactions, as on the peer.
+//   - Contract identity: Version (the rules, semver) and the server binary's
+//     build ID (12 hex digits of its SHA-256) make the package label
+//     pharmatrace_<version>_<build> and the chaincode definition version
+//     <version>+<build> (Build). cmd/pharmatrace-cc refuses to serve a
+//     CHAINCODE_ID of another label, so a binary cannot be swapped under an
+//     installed package; every event and request record carries the
+//     definition version of the contract that applied it (Contract), which
+//     makes it part of every endorsement: endorsers running different
+//     builds cannot agree on a write (the gateway reports mismatched
+//     proposal responses) instead of silently diverging. probe:Version
+//     reports what a peer's server runs; each contract's metadata info
+//     carries Version.
 //   - Access: Config.OrgRoles is iterated in sorted MSP order; an unknown MSP,
 //     a role not bound to the MSP, a missing/invalid gln for a site-bound
 //     role or an invalid gcp is `access denied:` naming what is missing.

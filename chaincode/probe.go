@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -13,7 +14,8 @@ import (
 // contract: it proves the deployment pipeline end to end (foundation tests)
 // and is the single-key-put baseline of `make bench`, on the same chaincode,
 // network and endorsement policy as the real transactions. Only identities
-// with role=admin may call it, and it writes only under its own key prefix.
+// with role=admin may call Put and Get, and Put writes only under its own
+// key prefix; any member may ask Version which contract runs.
 type ProbeContract struct {
 	contractapi.Contract
 	c *Contract // the business contract: its MSP → role binding applies here too
@@ -52,6 +54,22 @@ func (p *ProbeContract) Get(ctx contractapi.TransactionContextInterface, key str
 		return "", fmt.Errorf("probe: key %q not found", key)
 	}
 	return string(b), nil
+}
+
+// Version reports which contract this peer's chaincode server runs
+// (trace.ContractInfo JSON): the rules' version, the binary's build ID, the
+// chaincode definition version they make, the state layout it writes and
+// the package it was started for. Any member of a PharmaTrace organisation
+// may ask. Evaluate it: the package ID differs between organisations.
+func (p *ProbeContract) Version(ctx contractapi.TransactionContextInterface) (string, error) {
+	if _, _, err := p.c.caller(ctx); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(trace.ContractInfo{
+		Version: p.c.build.Version, Build: p.c.build.ID, Definition: p.c.build.Definition(),
+		StateLayout: p.c.layouts.current, PackageID: p.c.packageID,
+	})
+	return string(b), err
 }
 
 // requireAdmin admits an admin of a PharmaTrace organisation: the role

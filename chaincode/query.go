@@ -85,7 +85,7 @@ func (c *Contract) getPackHistory(t *txn, q *trace.PackHistoryQuery) (any, error
 		}
 		if !m.GetIsDelete() {
 			var p trace.Pack
-			if err := json.Unmarshal(m.GetValue(), &p); err != nil {
+			if err := c.decodeRecord(k, m.GetValue(), &p); err != nil {
 				return nil, fmt.Errorf("ledger: history of %s/%s: decode: %w", q.GTIN, q.Serial, err)
 			}
 			e.Pack = &p
@@ -264,9 +264,9 @@ func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, erro
 		obj = objAnomaly
 	}
 	if obj == objAnomaly {
-		viaIndex = func(_ string, v []byte) error {
+		viaIndex = func(k string, v []byte) error {
 			var a trace.Anomaly
-			if err := json.Unmarshal(v, &a); err != nil {
+			if err := c.decodeRecord(k, v, &a); err != nil {
 				return fmt.Errorf("ledger: decode anomaly: %w", err)
 			}
 			add(&a)

@@ -234,6 +234,7 @@ func submit[Req, Res any, R interface {
 	}
 	if err := t.put(reqKey, trace.RequestRecord{
 		RequestID: t.reqID, Transaction: name, SHA256: hash, TxID: t.txID, At: t.now, Actor: t.actor, Result: string(resultJSON),
+		Contract: c.build.Definition(),
 	}, false); err != nil {
 		return "", err
 	}
@@ -278,7 +279,7 @@ func (t *txn) get(k string, v any) (bool, error) {
 	if err != nil || b == nil {
 		return false, err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := t.c.decodeRecord(k, b, v); err != nil {
 		return false, fmt.Errorf("ledger: decode %q: %w", printable(k), err)
 	}
 	if lc, ok := v.(trace.LastChanger); ok {
@@ -338,7 +339,7 @@ func (t *txn) put(k string, v any, inEvent bool) error {
 			return err
 		}
 	}
-	b, err := json.Marshal(v)
+	b, err := t.c.encodeRecord(v)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", printable(k), err)
 	}
@@ -372,6 +373,7 @@ func (t *txn) del(k string) {
 func (t *txn) commit(out trace.Outcome) error {
 	ev := t.event
 	ev.Type, ev.TxID, ev.Timestamp, ev.RequestID, ev.Actor, ev.Outcome = t.name, t.txID, t.now, t.reqID, t.actor, out
+	ev.Contract = t.c.build.Definition()
 	for _, r := range t.changed {
 		switch v := r.value.(type) {
 		case trace.Product:

@@ -202,6 +202,9 @@ type RequestRecord struct {
 	At          time.Time `json:"at"`
 	Actor       Actor     `json:"actor"`
 	Result      string    `json:"result"` // the result JSON returned to the caller
+	// Contract is the chaincode definition version ("1.1.0+<build>") of
+	// the contract that applied the request (empty before 1.1.0).
+	Contract string `json:"contract,omitempty"`
 }
 
 // LastChanger is implemented by the ledger records that carry the time of

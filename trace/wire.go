@@ -930,4 +930,20 @@ type Event struct {
 	Aggregations []Aggregation `json:"aggregations,omitempty"`
 	Shipments    []Shipment    `json:"shipments,omitempty"`
 	Anomalies    []Anomaly     `json:"anomalies,omitempty"`
+	// Contract is the chaincode definition version ("1.1.0+<build>") of
+	// the contract that wrote the transaction (empty before 1.1.0). It is
+	// part of every endorsement, so endorsers running different builds
+	// cannot agree on a write.
+	Contract string `json:"contract,omitempty"`
+}
+
+// ContractInfo is what the probe contract's Version query returns: which
+// contract the answering peer's chaincode server runs. Evaluate it on the
+// peer in question; the package ID is that organisation's own.
+type ContractInfo struct {
+	Version     string `json:"version"`     // the contract's rules (semver)
+	Build       string `json:"build"`       // 12 hex digits of the server binary's SHA-256
+	Definition  string `json:"definition"`  // chaincode definition version: version+build
+	StateLayout int    `json:"stateLayout"` // world-state record layout it writes
+	PackageID   string `json:"packageId"`   // the CCaaS package the server was started for
 }

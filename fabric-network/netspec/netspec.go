@@ -53,11 +53,12 @@ type Apps struct {
 	StationUser string `yaml:"stationUser"`
 }
 
-// Chaincode names the chaincode definition committed on the channel.
+// Chaincode names the chaincode definition committed on the channel. Its
+// version and package label are not configured: they name the chaincode
+// server binary deployed (`pharmatrace-cc version`), so that the ledger
+// says which contract runs (see chaincode.Build).
 type Chaincode struct {
-	Name    string `yaml:"name"`
-	Version string `yaml:"version"`
-	Label   string `yaml:"label"`
+	Name string `yaml:"name"`
 	// Policy is MAJORITY (the channel's /Channel/Application/Endorsement
 	// policy) or an explicit signature policy such as
 	// "OutOf(3,'ManufacturerMSP.peer',...)".
@@ -110,7 +111,9 @@ type Org struct {
 	CA   CA       `yaml:"ca"`
 	Peer PeerNode `yaml:"peer"`
 	// ChaincodeServerPort is where the org's chaincode-as-a-service
-	// process listens for its peer.
+	// process listens for its peer (pprof on +1). An upgrade starts the new
+	// contract's server on the other slot, +2 (pprof +3), before the switch,
+	// and the slots alternate from one upgrade to the next.
 	ChaincodeServerPort int    `yaml:"chaincodeServerPort"`
 	Users               []User `yaml:"users"`
 }
@@ -189,8 +192,8 @@ func (s *Spec) Validate() error {
 	if s.Host == "" {
 		bad("host", "is empty")
 	}
-	if s.Chaincode.Name == "" || s.Chaincode.Version == "" || s.Chaincode.Label == "" {
-		bad("chaincode", "name, version and label are required")
+	if s.Chaincode.Name == "" {
+		bad("chaincode.name", "is required (version and label come from the chaincode binary)")
 	}
 	if s.Chaincode.Policy == "" {
 		bad("chaincode.policy", "is empty (use MAJORITY or a signature policy)")
@@ -325,6 +328,8 @@ func (s *Spec) Ports() []Port {
 		add(f+".peer.port+2 (peer pprof)", o.Peer.Port+2)
 		add(f+".chaincodeServerPort", o.ChaincodeServerPort)
 		add(f+".chaincodeServerPort+1 (chaincode pprof)", o.ChaincodeServerPort+1)
+		add(f+".chaincodeServerPort+2 (chaincode, upgrade slot)", o.ChaincodeServerPort+2)
+		add(f+".chaincodeServerPort+3 (chaincode pprof, upgrade slot)", o.ChaincodeServerPort+3)
 	}
 	return out
 }

@@ -106,8 +106,10 @@ func TestShiftPortsMovesEveryPort(t *testing.T) {
 	if err := s.Validate(); err != nil {
 		t.Fatalf("shifted definition does not validate: %v", err)
 	}
-	// Ports lists every port field (and the derived pprof ports, 2 per org).
-	if got, want := len(s.Ports()), ports+2*len(s.Orgs); got != want {
+	// Ports lists every port field and the derived ones, 4 per org: the
+	// peer's and the chaincode server's pprof, the upgrade slot's server
+	// and pprof.
+	if got, want := len(s.Ports()), ports+4*len(s.Orgs); got != want {
 		t.Errorf("Ports() lists %d ports, want %d", got, want)
 	}
 }

@@ -266,6 +266,13 @@ func (n *Network) Fabnet(t testing.TB, args ...string) string {
 	return string(out)
 }
 
+// FabnetErr runs a fabnet command and returns its output and error (for
+// cleanups, which should not stop at the first failure).
+func (n *Network) FabnetErr(args ...string) (string, error) {
+	out, err := n.fabnet(args...)
+	return string(out), err
+}
+
 // Gateway connects to org's peer as user (an org admin when user is "").
 // The connection is closed when the test ends.
 func (n *Network) Gateway(t testing.TB, org, user string) *client.Gateway {

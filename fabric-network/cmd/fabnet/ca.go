@@ -5,14 +5,17 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pharmatrace/pharmatrace/fabric-network/netspec"
 )
@@ -45,6 +48,17 @@ func (n *network) caProc(node netspec.Node, opsPort int) (proc, error) {
 	}
 	node.DataDir = home
 	p.node = node
+	// Ready when it completes a TLS handshake: a bare TCP dial can be
+	// answered by the old process still closing, or by a self-connection
+	// from an ephemeral port equal to the CA's.
+	p.ready = func(ctx context.Context) error {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 500 * time.Millisecond}, Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // liveness only
+		c, err := d.DialContext(ctx, "tcp", node.Address)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
 	return p, nil
 }
 

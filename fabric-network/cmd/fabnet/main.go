@@ -10,6 +10,13 @@
 //	fabnet stop|kill|start N  stop (SIGTERM), kill (SIGKILL) or start one node, e.g. peer0.pharmacy
 //	fabnet leader             print the channel's current raft leader
 //	fabnet env ORG            print the peer CLI environment for ORG's admin
+//	fabnet upgrade [-cc-binary F]  deploy the chaincode binary F (default bin/pharmatrace-cc) as the next
+//	                          sequence when it is another build than the committed one (up does it too)
+//	fabnet chaincode [-json]  the committed chaincode definition and what each org's server runs
+//	fabnet renew [-expiry D] ORG/USER|peer0.ORG|cc.ORG
+//	                          re-enroll its certificates before they expire (a node restarts on them)
+//	fabnet revoke [-reason R] ORG/USER|peer0.ORG
+//	                          revoke it at its CA and put the CA's CRL into the org's MSP on the channel
 //	fabnet monitor            start Prometheus (and the certificate exporter) against the running network
 //	fabnet monitor-config     print the Prometheus configuration monitor writes
 //	fabnet cert-exporter      serve the network's certificate expiry metrics (started by monitor)
@@ -98,7 +105,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: fabnet [flags] up|down|clean|status|stop|kill|start|leader|env|monitor|monitor-config|cert-exporter [args]")
+		return errors.New("usage: fabnet [flags] up|down|clean|status|stop|kill|start|leader|env|upgrade|chaincode|renew|revoke|monitor|monitor-config|cert-exporter [args]")
 	}
 	spec, err := netspec.Load(*specPath)
 	if err != nil {
@@ -180,6 +187,36 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	case "cert-exporter":
 		return n.serveCertExporter(ctx)
+	case "upgrade":
+		ufs := flag.NewFlagSet("fabnet upgrade", flag.ContinueOnError)
+		bin := ufs.String("cc-binary", n.bin("pharmatrace-cc"), "chaincode server `binary` to deploy")
+		if err := ufs.Parse(rest); err != nil {
+			return err
+		}
+		res, err := n.deployChaincode(ctx, *bin)
+		printDeploy(stdout, res)
+		return err
+	case "renew", "revoke":
+		rfs := flag.NewFlagSet("fabnet "+cmd, flag.ContinueOnError)
+		expiry := rfs.Duration("expiry", 0, "renew: issue certificates valid for `D` only, e.g. 10m (a drill; default: the CA's, a year)")
+		reason := rfs.String("reason", "keycompromise", "revoke: the CRL reason")
+		if err := rfs.Parse(rest); err != nil {
+			return err
+		}
+		if rfs.NArg() != 1 {
+			return fmt.Errorf("usage: fabnet %s [flags] ORG/USER|peer0.ORG|cc.ORG", cmd)
+		}
+		if cmd == "renew" {
+			return n.renew(ctx, stdout, rfs.Arg(0), *expiry)
+		}
+		return n.revoke(ctx, stdout, rfs.Arg(0), *reason)
+	case "chaincode":
+		cfs := flag.NewFlagSet("fabnet chaincode", flag.ContinueOnError)
+		asJSON := cfs.Bool("json", false, "print JSON")
+		if err := cfs.Parse(rest); err != nil {
+			return err
+		}
+		return n.chaincodeStatus(ctx, stdout, *asJSON)
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
@@ -328,25 +365,8 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 	}
 	done()
 	done = step("chaincode")
-	ids := map[string]string{}
-	var mu sync.Mutex
-	err = parallel(orgs, func(o *netspec.Org) error {
-		pkg, id, err := n.ccPackage(o)
-		if err != nil {
-			return err
-		}
-		if err := n.installChaincode(ctx, o, pkg, id); err != nil {
-			return err
-		}
-		mu.Lock()
-		ids[o.MSPID] = id
-		mu.Unlock()
-		return start(ctx, n.ccProc(o, id))
-	})
+	dep, err := n.deployChaincode(ctx, n.bin("pharmatrace-cc"))
 	if err != nil {
-		return err
-	}
-	if err := n.deployChaincode(ctx, ids); err != nil {
 		return err
 	}
 	done()
@@ -358,9 +378,12 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	log.Info("network up", "took", time.Since(t0).Round(time.Millisecond), "smoke_commit", took.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "PharmaTrace network up in %s: %d CAs, %d orderers, %d peers, chaincode %s %s committed on channel %s\n",
+	fmt.Fprintf(stdout, "PharmaTrace network up in %s: %d CAs, %d orderers, %d peers, chaincode %s %s (sequence %d) committed on channel %s\n",
 		time.Since(t0).Round(100*time.Millisecond), len(n.l.CANodes()), len(n.l.OrdererNodes()), len(n.l.PeerNodes()),
-		n.l.Chaincode.Name, n.l.Chaincode.Version, n.l.Channel)
+		n.l.Chaincode.Name, dep.To, dep.Sequence, n.l.Channel)
+	if dep.Upgraded {
+		printDeploy(stdout, dep)
+	}
 	fmt.Fprintf(stdout, "smoke transaction committed and read back through the Fabric Gateway in %s\n", took.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "network description: %s\nlogs: %s\n", filepath.Join(n.l.Dir, "network.json"), filepath.Join(n.l.Dir, "logs"))
 	if n.noApps {
@@ -390,7 +413,7 @@ func (n *network) writeRuntime() error {
 		Chaincode string         `json:"chaincode"`
 		Nodes     []netspec.Node `json:"nodes"`
 		Orgs      []org          `json:"orgs"`
-	}{Channel: n.l.Channel, Chaincode: n.l.Chaincode.Name, Nodes: n.l.Nodes()}
+	}{Channel: n.l.Channel, Chaincode: n.l.Chaincode.Name, Nodes: n.nodes()}
 	for _, o := range n.l.Orgs {
 		ro := org{Name: o.Name, MSPID: o.MSPID, CAURL: n.l.CAURL(o.CA.Port)}
 		for _, u := range o.Users {
@@ -412,7 +435,13 @@ func (n *network) down() error {
 	var errs []error
 	for _, kind := range []string{"monitor", "app", "chaincode", "peer", "orderer", "ca"} {
 		var group []netspec.Node
-		for _, nd := range append(n.l.MonitorNodes(), n.l.Nodes()...) {
+		all := append(n.l.MonitorNodes(), n.nodes()...)
+		if kind == "chaincode" {
+			for i := range n.l.Orgs { // a server an interrupted upgrade left
+				all = append(all, n.ccNodeAt(&n.l.Orgs[i], 0, true))
+			}
+		}
+		for _, nd := range all {
 			if nd.Kind == kind {
 				group = append(group, nd)
 			}
@@ -427,7 +456,7 @@ func (n *network) down() error {
 
 func (n *network) status(w io.Writer) error {
 	down, counted := 0, 0
-	for _, nd := range append(n.l.Nodes(), n.l.MonitorNodes()...) {
+	for _, nd := range append(n.nodes(), n.l.MonitorNodes()...) {
 		pid, ok := readPID(nd)
 		state, note := "running", ""
 		if !ok {
@@ -512,9 +541,12 @@ func (n *network) procFor(nd netspec.Node) (proc, error) {
 	if nd.Kind == "peer" {
 		return n.peerProc(o), nil
 	}
-	_, id, err := n.ccPackage(o)
+	st, ok, err := n.loadCCState(o)
 	if err != nil {
 		return proc{}, err
 	}
-	return n.ccProc(o, id), nil
+	if !ok {
+		return proc{}, fmt.Errorf("no chaincode deployed for %s yet: run `fabnet up`", o.Name)
+	}
+	return n.ccProc(o, st, n.ccNodeAt(o, st.Slot, false)), nil
 }

@@ -29,6 +29,13 @@ func (n *network) writeFabricConfig() error {
 	cc["externalBuilders"] = []any{map[string]any{
 		"name": "pharmatrace-ccaas", "path": n.builderDir, "propagateEnvironment": []any{"PATH"},
 	}}
+	// A chaincode server connects in milliseconds (no image to build): a
+	// launch that has not registered within 5 s is a server the peer
+	// refused, e.g. one started for another package ("peer will not accept
+	// external chaincode connection" in the peer's log). Endorsements at
+	// that peer fail after 5 s, naming the package the peer expects,
+	// instead of hanging for Fabric's 300 s.
+	cc["startuptimeout"] = "5s"
 	core["vm"].(map[string]any)["endpoint"] = ""
 	if err := writeYAML(filepath.Join(dir, "core.yaml"), core); err != nil {
 		return err
@@ -148,21 +155,22 @@ func (n *network) peerProc(o *netspec.Org) proc {
 		}}
 }
 
-// ccProc runs the org's PharmaTrace chaincode-as-a-service process, with
-// mutual TLS: its server certificate is issued by the org CA and only
-// clients with a certificate from that CA (the org's peer) may connect.
-func (n *network) ccProc(o *netspec.Org, packageID string) proc {
-	node := n.l.ChaincodeNode(o)
+// ccProc runs the org's PharmaTrace chaincode-as-a-service process of
+// build st on node (its slot's address), with mutual TLS: its server
+// certificate is issued by the org CA and only clients with a certificate
+// from that CA (the org's peer) may connect.
+func (n *network) ccProc(o *netspec.Org, st ccState, node netspec.Node) proc {
 	id := n.l.IdentityFiles(o.Key(), o.MSPID, "ccaas")
-	return proc{node: node, bin: n.bin("pharmatrace-cc"), env: []string{
-		"CHAINCODE_ID=" + packageID,
+	port := o.ChaincodeServerPort + 2*st.Slot
+	return proc{node: node, bin: st.Binary, env: []string{
+		"CHAINCODE_ID=" + st.PackageID,
 		"CHAINCODE_SERVER_ADDRESS=" + node.Address,
 		"CHAINCODE_TLS_CERT=" + id.TLSCertFile,
 		"CHAINCODE_TLS_KEY=" + id.TLSKeyFile,
 		"CHAINCODE_TLS_CLIENT_CA=" + n.l.CACert(o.Key()),
 		"PHARMATRACE_ORG_ROLES=" + n.l.OrgRoles(),
 		"PHARMATRACE_ORG_PREFIXES=" + n.l.OrgPrefixes(),
-		"CHAINCODE_PPROF_ADDRESS=" + n.l.Addr(o.ChaincodeServerPort+1),
+		"CHAINCODE_PPROF_ADDRESS=" + n.l.Addr(port+1),
 	}}
 }
 
