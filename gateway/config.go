@@ -73,7 +73,7 @@ type Endpoint struct {
 }
 
 // Identity is the client's Fabric identity: exactly one of
-// CertFile+KeyFile, MSPDir or Enroll.
+// CertFile+KeyFile or MSPDir.
 type Identity struct {
 	// MSPID is the membership service provider ID of the identity's org.
 	MSPID string
@@ -84,32 +84,6 @@ type Identity struct {
 	// MSPDir is an MSP directory as written by a Fabric CA enrollment:
 	// signcerts/*.pem and keystore/*.
 	MSPDir string
-	// Enroll, when set, enrolls against the organization's Fabric CA.
-	Enroll *Enrollment
-}
-
-// Enrollment enrolls an identity against a Fabric CA when only its
-// enrollment secret is known.
-type Enrollment struct {
-	// URL of the CA, e.g. https://ca.org1.example.com:7054.
-	URL string
-	// CAName selects a CA of a multi-CA server; empty for the default.
-	CAName string
-	// TLSRootCertFile is the PEM file of the CA that signed the CA server's
-	// TLS certificate.
-	TLSRootCertFile string
-	// EnrollmentID and Secret are the registered credentials.
-	EnrollmentID string
-	Secret       string
-	// Attributes are the attribute names to put in the certificate (for
-	// example "role"); all are required.
-	Attributes []string
-	// MSPDir, when set, is where the enrolled certificate and key are
-	// stored (signcerts/cert.pem, keystore/key.pem) and reused on the next
-	// Dial instead of enrolling again.
-	MSPDir string
-	// Timeout bounds the enrollment HTTP call. Default 10s.
-	Timeout time.Duration
 }
 
 // Timeouts bound each remote call of a request; the caller's context bounds
@@ -247,36 +221,12 @@ func (id *Identity) validate(field string) error {
 	if id.MSPDir != "" {
 		forms++
 	}
-	if id.Enroll != nil {
-		forms++
-		if err := id.Enroll.validate(field + ".Enroll"); err != nil {
-			return err
-		}
-	}
 	switch forms {
 	case 0:
-		return &ConfigError{field, "one of CertFile+KeyFile, MSPDir or Enroll is required"}
+		return &ConfigError{field, "one of CertFile+KeyFile or MSPDir is required"}
 	case 1:
 		return nil
 	default:
-		return &ConfigError{field, "only one of CertFile+KeyFile, MSPDir or Enroll may be set"}
+		return &ConfigError{field, "only one of CertFile+KeyFile or MSPDir may be set"}
 	}
-}
-
-func (e *Enrollment) validate(field string) error {
-	switch {
-	case e.URL == "":
-		return &ConfigError{field + ".URL", "required"}
-	case !strings.HasPrefix(e.URL, "https://"):
-		return &ConfigError{field + ".URL", "must be https://"}
-	case e.TLSRootCertFile == "":
-		return &ConfigError{field + ".TLSRootCertFile", "required"}
-	case e.EnrollmentID == "":
-		return &ConfigError{field + ".EnrollmentID", "required"}
-	case e.Secret == "":
-		return &ConfigError{field + ".Secret", "required"}
-	case e.Timeout < 0:
-		return &ConfigError{field + ".Timeout", "negative duration"}
-	}
-	return nil
 }

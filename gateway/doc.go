@@ -58,17 +58,12 @@
 // # Events
 //
 // [Client.Events] delivers the chaincode's events, in ledger order, from a
-// durable [Checkpoint] (block number, index of the event within the block and
-// its transaction ID), reconnecting (with failover) from the last processed
-// event after a stream failure: no gap, no duplicate. [FileCheckpointer]
-// stores the checkpoint with write-temp, fsync, rename and directory fsync;
-// a consumer may also keep the checkpoint itself (for example in the same SQL
-// transaction as its read model) by implementing [Checkpointer].
-//
-// # Batching
-//
-// [Batcher] packs many operations into one transaction, bounded by item
-// count, bytes and a maximum delay, and hands each caller its own outcome.
+// [Checkpoint] (block number, index of the event within the block and its
+// transaction ID), reconnecting (with failover) from the last processed
+// event after a stream failure: no gap, no duplicate. The consumer keeps the
+// checkpoint with its own data (the API commits it in the same SQL
+// transaction as its read model) behind a [Checkpointer];
+// [MemoryCheckpointer] keeps it in memory.
 //
 // # Metrics and logs
 //
