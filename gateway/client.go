@@ -246,14 +246,14 @@ func (c *Client) SubmitRaw(ctx context.Context, fn, requestID string, arg []byte
 func (c *Client) submitJSON(ctx context.Context, fn, requestID string, req any, opts []CallOption) ([]byte, error) {
 	arg, err := json.Marshal(req)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, RequestID: requestID, Err: err}
+		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, RequestID: requestID, Reason: reasonOf(KindInvalid, "cannot encode the request"), Err: err}
 	}
 	return c.submitRaw(ctx, fn, requestID, arg, opts)
 }
 
 func (c *Client) submitRaw(ctx context.Context, fn, requestID string, arg []byte, opts []CallOption) ([]byte, error) {
 	if requestID == "" {
-		return nil, &Error{Kind: KindInvalid, Op: "submit", Fn: fn, Msg: "empty request ID"}
+		return nil, &Error{Kind: KindInvalid, Op: "submit", Fn: fn, Msg: "empty request ID", Reason: trace.Invalid("requestId", "empty")}
 	}
 	co := c.callOptions(opts)
 	raw, rc, err := c.submit(ctx, fn, requestID, arg, co)
@@ -296,7 +296,7 @@ func (c *Client) EvaluateRaw(ctx context.Context, fn string, arg []byte, opts ..
 func (c *Client) evaluateJSON(ctx context.Context, fn string, req any, opts []CallOption) ([]byte, error) {
 	arg, err := json.Marshal(req)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, Err: err}
+		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, Reason: reasonOf(KindInvalid, "cannot encode the request"), Err: err}
 	}
 	return c.evaluate(ctx, fn, arg, c.callOptions(opts))
 }

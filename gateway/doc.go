@@ -21,7 +21,12 @@
 // [ErrNotFound], [ErrConflict], [ErrEndorsementPolicy], [ErrUnavailable],
 // [ErrUnknownOutcome] and [ErrInternal], and which unwrap to the
 // fabric-gateway error (*client.EndorseError, *client.SubmitError,
-// *client.CommitStatusError, *client.CommitError) that caused them.
+// *client.CommitStatusError, *client.CommitError) that caused them and to
+// the domain error of package trace: a chaincode refusal is rebuilt with
+// trace.ParseError, so errors.Is(err, trace.ErrConflict) and errors.As(err,
+// &fieldErr) with a *trace.FieldError work on this side of Fabric as they do
+// in the chaincode. [Retryable] is the one answer to "is this worth another
+// try?" that every consumer uses.
 //
 // # Exactly once
 //

@@ -10,7 +10,11 @@ import (
 )
 
 func errorFrom(v verdict, op, fn, requestID, txID string, err error) *Error {
-	return &Error{Kind: v.kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: v.code, Msg: v.msg, Err: err}
+	reason := v.reason
+	if reason == nil {
+		reason = reasonOf(v.kind, v.msg)
+	}
+	return &Error{Kind: v.kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: v.code, Msg: v.msg, Reason: reason, Err: err}
 }
 
 // submit runs one request to completion: endorse, order, commit, retrying
@@ -75,8 +79,8 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 			case oerr == nil:
 				c.observeBlock(st.Block)
 				v := classifyCommitCode(st.Code)
+				v.msg = "transaction invalidated by the committing peers"
 				last = errorFrom(v, "commit", fn, requestID, tx.TxID, &client.CommitError{TransactionID: tx.TxID, Code: st.Code})
-				last.Msg = "transaction invalidated by the committing peers"
 				txLog.Warn("transaction not valid", "code", st.Code.String(), "block", st.Block, "endpoint", at.Addr())
 				switch {
 				case v.kind == KindUnknownOutcome:
@@ -152,6 +156,7 @@ func (c *Client) finalError(ctx context.Context, fn, requestID, txID string, may
 	}
 	e := *last
 	e.Kind = kind
+	e.Reason = nil // the last failure's reason, if any, stays reachable through Err
 	e.Err = last
 	return &e
 }

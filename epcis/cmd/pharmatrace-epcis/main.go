@@ -186,7 +186,11 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdi
 		last := time.Now()
 		rep, err = importer.Run(ctx, rd, importer.Options{
 			LedgerFor: ids.ledgerFor,
-			Workers:   *workers,
+			// The gateway decides: a failure the ledger did not judge
+			// stops the import (running it again resumes it), a refusal
+			// rejects the event.
+			Stop:    gateway.Retryable,
+			Workers: *workers,
 			Progress: func(a, s, r int) {
 				if time.Since(last) >= 2*time.Second {
 					last = time.Now()
