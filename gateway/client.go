@@ -151,12 +151,28 @@ func newClient(cfg *Config, eps []endpoint, o *options) *Client {
 		clock:     o.clock,
 		randN:     o.randN,
 	}
-	c.pool = newPool(eps, c.log, o.metrics)
+	c.pool = newPool(eps, c.log, o.metrics, c.clock, c.homeReady)
 	if c.lookup == nil && o.getRequest {
 		c.lookup = c.getRequestLookup
 	}
 	return c
 }
+
+// homeReady is the pool's probe of the home endpoint: it answers a height
+// query within homeProbeTimeout and has every block this client has seen
+// committed.
+func (c *Client) homeReady(ep endpoint) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), homeProbeTimeout)
+	defer cancel()
+	h, err := ep.Height(ctx)
+	if err != nil {
+		return false
+	}
+	return h > c.latestBlock.Load() // height = last block number + 1
+}
+
+// homeProbeTimeout bounds the probe of the home endpoint.
+const homeProbeTimeout = time.Second
 
 // getRequestLookup is the RequestLookup of WithGetRequestLookup.
 func (c *Client) getRequestLookup(ctx context.Context, fn, requestID string) (bool, []byte, error) {
@@ -347,19 +363,28 @@ func callCtx(ctx context.Context, d time.Duration) (context.Context, context.Can
 // ctxError wraps the end of the caller's context into an *Error of kind
 // (unavailable, or unknown outcome when the request may have been applied),
 // keeping both the context error and the last failure as causes.
+// A context that has not ended yet counts as at its deadline: the call
+// gave up because no try could complete before it.
 func ctxError(ctx context.Context, kind Kind, op, fn, requestID, txID string, last error) *Error {
-	var cause error = ctx.Err()
-	if last != nil {
-		cause = fmt.Errorf("%w (last failure: %w)", ctx.Err(), last)
+	end := ctx.Err()
+	if end == nil {
+		end = context.DeadlineExceeded
 	}
-	return &Error{Kind: kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: codeOfCtx(ctx), Msg: "context ended before the call completed", Err: cause}
+	var cause = end
+	if last != nil && !isNilError(last) {
+		cause = fmt.Errorf("%w (last failure: %w)", end, last)
+	}
+	code := "Canceled"
+	if errors.Is(end, context.DeadlineExceeded) {
+		code = "DeadlineExceeded"
+	}
+	return &Error{Kind: kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: code, Msg: "context ended before the call completed", Err: cause}
 }
 
-func codeOfCtx(ctx context.Context) string {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return "DeadlineExceeded"
-	}
-	return "Canceled"
+// isNilError reports whether err is a nil *Error in a non-nil interface.
+func isNilError(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e == nil
 }
 
 var _ io.Closer = (*Client)(nil)

@@ -89,9 +89,19 @@ type Identity struct {
 // Timeouts bound each remote call of a request; the caller's context bounds
 // the request as a whole.
 type Timeouts struct {
-	Endorse      time.Duration // default 15s
-	Submit       time.Duration // default 10s
-	CommitStatus time.Duration // one commit-status wait; default 30s
+	Endorse time.Duration // default 15s
+	Submit  time.Duration // default 10s
+	// CommitWindow is how long a transaction the orderer accepted may take
+	// to commit before the client suspects the orderers lost it (a raft
+	// leader that died or stepped down with blocks in flight): it then
+	// looks the request up by request ID (with a request lookup) and, when
+	// the ledger does not have it, runs it again under the same request ID
+	// (safe: the chaincode de-duplicates, and of two transactions of one
+	// request only one can commit). Commits take ~BatchTimeout + ~50 ms
+	// here, a 5,000-serial commission ~1 s; raise the window for larger
+	// transactions or slower validation, or each slow commit costs a
+	// second endorsement. Default 3s.
+	CommitWindow time.Duration
 	Evaluate     time.Duration // default 10s
 	// LookupReserve is kept back from the caller's deadline for the request
 	// lookup after an ambiguous failure (only when a lookup is configured
@@ -104,7 +114,7 @@ func DefaultTimeouts() Timeouts {
 	return Timeouts{
 		Endorse:       15 * time.Second,
 		Submit:        10 * time.Second,
-		CommitStatus:  30 * time.Second,
+		CommitWindow:  3 * time.Second,
 		Evaluate:      10 * time.Second,
 		LookupReserve: 2 * time.Second,
 	}
@@ -118,8 +128,8 @@ func (t Timeouts) withDefaults() Timeouts {
 	if t.Submit <= 0 {
 		t.Submit = d.Submit
 	}
-	if t.CommitStatus <= 0 {
-		t.CommitStatus = d.CommitStatus
+	if t.CommitWindow <= 0 {
+		t.CommitWindow = d.CommitWindow
 	}
 	if t.Evaluate <= 0 {
 		t.Evaluate = d.Evaluate
@@ -172,7 +182,7 @@ func (c *Config) Validate() error {
 	}{
 		{"Timeouts.Endorse", c.Timeouts.Endorse},
 		{"Timeouts.Submit", c.Timeouts.Submit},
-		{"Timeouts.CommitStatus", c.Timeouts.CommitStatus},
+		{"Timeouts.CommitWindow", c.Timeouts.CommitWindow},
 		{"Timeouts.Evaluate", c.Timeouts.Evaluate},
 		{"Timeouts.LookupReserve", c.Timeouts.LookupReserve},
 		{"ReconnectMaxDelay", c.ReconnectMaxDelay},

@@ -411,6 +411,11 @@ func classify(ph phase, err error) verdict {
 		v.kind = KindAccessDenied
 		return v
 	}
+	if ph == phaseSubmit {
+		if ov, ok := classifyOrdererSide(st, v); ok {
+			return ov
+		}
+	}
 	switch st.Code() {
 	case codes.Unavailable:
 		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
@@ -446,6 +451,32 @@ func classify(ph phase, err error) verdict {
 		v.transient = ph == phaseEvents && st.Code() != codes.Unimplemented
 	}
 	return v
+}
+
+// classifyOrdererSide recognises a submit failure that the peer's gateway
+// reported about the ordering service: every orderer failed or answered
+// with a 5xx status (SERVICE_UNAVAILABLE while raft has no leader or no
+// quorum), the peer knows no orderer, or its broadcast timed out. The peer
+// answered, so it is not suspect: blaming it would move every client off
+// its own healthy peer during an ordering outage. Worth another try. The
+// transaction may have been ordered only if some broadcast failed in
+// transport (an ErrorDetail per such orderer; 5xx answers leave none) or
+// timed out.
+func classifyOrdererSide(st *status.Status, v verdict) (verdict, bool) {
+	m := st.Message()
+	switch {
+	case st.Code() == codes.Unavailable && strings.Contains(m, "no orderers could successfully process transaction"):
+		v.mayBeOrdered = len(st.Details()) > 0
+	case st.Code() == codes.Unavailable && strings.Contains(m, "no orderer nodes available"),
+		st.Code() == codes.FailedPrecondition:
+		v.mayBeOrdered = false
+	case st.Code() == codes.DeadlineExceeded && strings.Contains(m, "timeout expired while broadcasting to ordering service"):
+		v.mayBeOrdered = true
+	default:
+		return v, false
+	}
+	v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, false
+	return v, true
 }
 
 // classifyAborted handles codes.Aborted, whose meaning depends on the step:

@@ -283,7 +283,7 @@ func newFakeNetwork(t *testing.T, n int) *fakeNetwork {
 		ReconnectMaxDelay: 300 * time.Millisecond,
 		DialTimeout:       2 * time.Second,
 		Retry:             RetryPolicy{MaxAttempts: 6, BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond},
-		Timeouts:          Timeouts{CommitStatus: 2 * time.Second},
+		Timeouts:          Timeouts{CommitWindow: 2 * time.Second},
 	}
 	for range n {
 		p := &peerProc{t: t, addr: "127.0.0.1:0", tls: tlsConf, srv: &gatewayServer{ledger: net.ledger}}

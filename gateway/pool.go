@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 )
@@ -69,27 +70,46 @@ type rawEvent struct {
 	Payload []byte
 }
 
+// homeProbeEvery is how often, at most, a client away from its home
+// endpoint checks whether it may go back.
+const homeProbeEvery = time.Second
+
 // pool holds the endpoints and the current one. The current endpoint is
 // used until a call on it fails as unavailable or it turns unhealthy; then
 // the next healthy endpoint (in configuration order, wrapping) becomes
-// current.
+// current. The first endpoint is home (the client's own organisation's
+// peer, whose answers are the organisation's trust anchor): away from it,
+// the pool probes it at most every homeProbeEvery once its connection is
+// healthy again, and goes back as soon as a probe found it serving and
+// caught up (probe).
 type pool struct {
 	mu      sync.Mutex
 	eps     []endpoint
 	cur     int
 	log     *slog.Logger
 	metrics *Metrics
+	clock   clock
+	// probe reports whether ep serves and has caught up with the ledger;
+	// nil: never go home on its own.
+	probe     func(ep endpoint) bool
+	probing   bool
+	lastProbe time.Time
+	homeReady bool
 }
 
-func newPool(eps []endpoint, log *slog.Logger, m *Metrics) *pool {
-	return &pool{eps: eps, log: log, metrics: m}
+func newPool(eps []endpoint, log *slog.Logger, m *Metrics, clk clock, probe func(endpoint) bool) *pool {
+	return &pool{eps: eps, log: log, metrics: m, clock: clk, probe: probe}
 }
 
-// current returns the endpoint to use, first moving away from the current
-// one if it is unhealthy and another endpoint is healthy.
+// current returns the endpoint to use, first going home when home is ready
+// again, then moving away from the current one if it is unhealthy and
+// another endpoint is healthy.
 func (p *pool) current() endpoint {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.cur != 0 {
+		p.maybeGoHomeLocked()
+	}
 	ep := p.eps[p.cur]
 	if ep.Healthy() {
 		return ep
@@ -98,6 +118,34 @@ func (p *pool) current() endpoint {
 		p.moveLocked(next, "unhealthy")
 	}
 	return p.eps[p.cur]
+}
+
+// maybeGoHomeLocked moves back to the home endpoint if the last probe
+// found it ready and it still looks healthy, or starts a probe in the
+// background (never on the caller's time).
+func (p *pool) maybeGoHomeLocked() {
+	home := p.eps[0]
+	if p.probe == nil || !home.Healthy() {
+		p.homeReady = false
+		return
+	}
+	if p.homeReady {
+		p.homeReady = false
+		p.moveLocked(0, "home endpoint healthy again")
+		return
+	}
+	now := p.clock.Now()
+	if p.probing || now.Sub(p.lastProbe) < homeProbeEvery {
+		return
+	}
+	p.probing, p.lastProbe = true, now
+	go func() {
+		ok := p.probe(home)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.probing = false
+		p.homeReady = ok && p.cur != 0
+	}()
 }
 
 // fail reports that a call on ep failed in a way that makes ep suspect. If
