@@ -321,6 +321,23 @@ func peerDeniedAccess(st *status.Status) bool {
 	return false
 }
 
+// onlyPayloadMismatch reports whether every ErrorDetail of st (at least
+// one) says the endorsers' responses did not match.
+func onlyPayloadMismatch(st *status.Status) bool {
+	n := 0
+	for _, d := range st.Details() {
+		ed, ok := d.(*gwproto.ErrorDetail)
+		if !ok {
+			continue
+		}
+		if !strings.Contains(ed.GetMessage(), "ProposalResponsePayloads do not match") {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
 func afterChaincodeResponse(s string) (string, bool) {
 	i := strings.Index(s, chaincodeResponseMarker)
 	if i < 0 {
@@ -444,7 +461,7 @@ func classify(ph phase, err error) verdict {
 		// yet updated): worth another try.
 		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
 	case codes.Aborted:
-		v = classifyAborted(ph, v)
+		v = classifyAborted(ph, st, v)
 	default: // Unknown, Internal, Unimplemented, DataLoss, AlreadyExists
 		v.kind = KindInternal
 		// A broken stream is worth reconnecting; a unary call is not retried.
@@ -484,9 +501,14 @@ func classifyOrdererSide(st *status.Status, v verdict) (verdict, bool) {
 // failing, responses not matching while peers catch up); for submit the
 // orderer answered with a non-success status, so the transaction was NOT
 // ordered; for commit status the peer's ledger failed.
-func classifyAborted(ph phase, v verdict) verdict {
+//
+// Endorsements that only disagree ("ProposalResponsePayloads do not
+// match": endorsers at different heights while they commit a burst of
+// blocks, e.g. when ordering resumes) do not make the peer suspect: another
+// try on it after a backoff succeeds once they have caught up.
+func classifyAborted(ph phase, st *status.Status, v verdict) verdict {
 	if ph != phaseSubmit {
-		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
+		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, !onlyPayloadMismatch(st)
 		return v
 	}
 	switch {
