@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -99,22 +100,28 @@ func chaosConfigFromEnv(t *testing.T) chaosConfig {
 		faults: []string{"leader", "peer-home", "chaincode", "leader"},
 		heal:   4 * time.Second, healJitter: 2 * time.Second, gap: 12 * time.Second,
 	}
-	if os.Getenv("PHARMATRACE_CHAOS") != "long" {
-		return short
-	}
-	long := chaosConfig{
-		name: "long", load: 10 * time.Minute, workers: 16, packs: 3000, budget: 30 * time.Second,
-		faults: []string{"leader", "peer-home", "quorum", "chaincode", "leader", "peer-other", "quorum", "chaincode"},
-		heal:   5 * time.Second, healJitter: 10 * time.Second, gap: 10 * time.Second,
+	cfg := short
+	if os.Getenv("PHARMATRACE_CHAOS") == "long" {
+		cfg = chaosConfig{
+			name: "long", load: 10 * time.Minute, workers: 16, packs: 3000, budget: 30 * time.Second,
+			faults: []string{"leader", "peer-home", "quorum", "chaincode", "leader", "peer-other", "quorum", "chaincode"},
+			heal:   5 * time.Second, healJitter: 10 * time.Second, gap: 10 * time.Second,
+		}
 	}
 	if v := os.Getenv("PHARMATRACE_CHAOS_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > time.Hour {
 			t.Fatalf("PHARMATRACE_CHAOS_DURATION=%q: want a duration up to 1h", v)
 		}
-		long.load = d
+		cfg.load = d
 	}
-	return long
+	// PHARMATRACE_CHAOS_FAULTS=leader,quorum picks the faults (leader,
+	// quorum, peer-home, peer-other, chaincode), e.g. to measure one kind.
+	if v := os.Getenv("PHARMATRACE_CHAOS_FAULTS"); v != "" {
+		cfg.faults = strings.Split(v, ",")
+		cfg.name += " (" + v + ")"
+	}
+	return cfg
 }
 
 type chaosSite struct {
@@ -139,6 +146,8 @@ type chaosRecord struct {
 	txID      string
 	endpoint  string // that confirmed the outcome
 	fromLook  bool
+	verified  time.Time // the verify returned
+	verifyErr error
 	err       error
 }
 
@@ -146,6 +155,7 @@ type chaosFault struct {
 	kind      string
 	nodes     []string
 	at, until time.Time // killed, started again
+	healed    time.Time // the start returned (the node serves again)
 	restarts  int       // orderers the raft watchdog had to restart
 }
 
@@ -254,11 +264,10 @@ func (c *chaos) do(cl *gateway.Client, r *chaosRecord) {
 	defer cancel()
 	scan := trace.Scan{GTIN: c.gtin, Serial: r.serial, Lot: c.lot, Expiry: "301231"}
 	r.start = time.Now()
-	if _, err := cl.Verify(ctx, trace.VerifyRequest{Scan: scan}); err != nil {
-		// The verdict at the counter failed; the dispense still runs (a
-		// pharmacist may proceed and the ledger decides).
-		_ = err
-	}
+	// A failed verdict at the counter does not stop the dispense here: the
+	// ledger decides.
+	_, r.verifyErr = cl.Verify(ctx, trace.VerifyRequest{Scan: scan})
+	r.verified = time.Now()
 	var rc gateway.Receipt
 	res, err := cl.Dispense(ctx, trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: r.requestID}, Scan: scan}, gateway.WithReceipt(&rc))
 	r.end = time.Now()
@@ -291,10 +300,10 @@ func (c *chaos) inject(end time.Time) {
 	for i := 0; ; i++ {
 		kind := c.cfg.faults[i%len(c.cfg.faults)]
 		f := &chaosFault{kind: kind, nodes: c.victims(kind, rng)}
-		f.at = time.Now()
 		for _, nd := range f.nodes {
 			c.fabnet("kill", nd)
 		}
+		f.at = time.Now() // every node of the fault is down
 		c.mu.Lock()
 		c.faults = append(c.faults, f)
 		c.mu.Unlock()
@@ -303,6 +312,7 @@ func (c *chaos) inject(end time.Time) {
 		for _, nd := range f.nodes {
 			f.restarts += c.start(nd)
 		}
+		f.healed = time.Now()
 		c.t.Logf("fault %d %s %v: down %s", i+1, kind, f.nodes, f.until.Sub(f.at).Round(100*time.Millisecond))
 		if !pause(c.cfg.gap) {
 			return
@@ -525,7 +535,7 @@ func (c *chaos) report(loadStart time.Time) {
 	sort.Slice(c.records, func(i, j int) bool { return c.records[i].end.Before(c.records[j].end) })
 	inFault := func(tm time.Time) string {
 		for _, f := range c.faults {
-			if !tm.Before(f.at) && tm.Before(f.until.Add(5*time.Second)) {
+			if !tm.Before(f.at) && tm.Before(f.healed.Add(5*time.Second)) {
 				return f.kind
 			}
 		}
@@ -602,11 +612,31 @@ func (c *chaos) report(loadStart time.Time) {
 		fmt.Fprintf(&b, "requests %-40s %d\n", k, outcomes[k])
 	}
 	fmt.Fprintf(&b, "errors with budget left: %d (unknown outcome: %d)\n", earlyErr, earlyUnknown)
-	fmt.Fprintf(&b, "verify+dispense latency outside faults p50/p99 %s / %s (%d), within a fault or 5 s after it p50/p99 %s / %s (%d)\n",
+	shown := 0
+	for _, r := range c.records {
+		if r.err != nil && shown < 10 {
+			shown++
+			fmt.Fprintf(&b, "  error %s at %s after %s (verify %s, %v): %v\n", r.requestID, r.start.Format("15:04:05.000"), r.end.Sub(r.start).Round(time.Millisecond),
+				r.verified.Sub(r.start).Round(time.Millisecond), r.verifyErr, r.err)
+		}
+	}
+	fmt.Fprintf(&b, "verify+dispense latency outside faults p50/p99 %s / %s (%d), from a kill to 5 s after the node is back p50/p99 %s / %s (%d)\n",
 		pct(outside, 50), pct(outside, 99), len(outside), pct(inside, 50), pct(inside, 99), len(inside))
 	fmt.Fprintf(&b, "gateway: endpoint moves %v, lost transactions run again after the commit window %v, request lookups %v\n",
 		c.counterSum("pharmatrace_gateway_failovers_total", ""), c.counterSum("pharmatrace_gateway_retries_total", "commit_window"),
 		c.counterSum("pharmatrace_gateway_request_lookups_total", ""))
+
+	// Raft leader changes: one per leader or quorum kill is expected; the
+	// others are elections nobody asked for (a slow WAL fsync on the
+	// leader, a stale connection).
+	elections := c.elections(loadStart)
+	kills := 0
+	for _, f := range c.faults {
+		if f.kind == "leader" || f.kind == "quorum" {
+			kills++
+		}
+	}
+	fmt.Fprintf(&b, "raft leader elections during the load: %d, after %d leader kills\n", elections, kills)
 
 	// Committed requests per 5 s, faults marked.
 	const window = 5 * time.Second
@@ -631,6 +661,34 @@ func (c *chaos) report(loadStart time.Time) {
 	}
 	t.Log(b.String())
 }
+
+// elections counts the "became leader" lines the orderers logged since
+// from.
+func (c *chaos) elections(from time.Time) int {
+	count := 0
+	for _, o := range c.n.OrdererNodes() {
+		b, err := os.ReadFile(o.LogFile)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, "became leader") {
+				continue
+			}
+			line = ansi.ReplaceAllString(line, "")
+			if len(line) < 23 {
+				continue
+			}
+			at, err := time.Parse("2006-01-02 15:04:05.000", line[:23])
+			if err == nil && at.After(from) {
+				count++
+			}
+		}
+	}
+	return count
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 func kindOf(err error) string {
 	if k, ok := gateway.KindOf(err); ok {
