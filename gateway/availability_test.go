@@ -181,7 +181,9 @@ func TestClientComesBackToItsHomePeer(t *testing.T) {
 	l := newFakeLedger()
 	home, other := &laggingPeer{fakeEndpoint: newFakeEndpoint("home:1", l)}, newFakeEndpoint("other:1", l)
 	clk := newFakeClock()
-	c := newClient(&Config{Channel: "ch", Chaincode: "cc"}, []endpoint{home, other}, &options{log: discardLogger(), clock: clk, randN: func(n int64) int64 { return 0 }})
+	c := newClient(&Config{Channel: "ch", Chaincode: "cc"}, []endpoint{home, other},
+		&options{log: discardLogger(), clock: clk, randN: func(n int64) int64 { return 0 }, getRequest: true})
+	t.Cleanup(func() { c.Close() })
 	ctx := context.Background()
 	if err := c.Submit(ctx, "Put", "r1", put("r1"), nil); err != nil {
 		t.Fatal(err)
@@ -194,17 +196,24 @@ func TestClientComesBackToItsHomePeer(t *testing.T) {
 		t.Fatal("did not fail over")
 	}
 	// Home is back but has not caught up with the blocks this client saw
-	// committed: not yet.
+	// committed, then its chaincode fails: not yet.
 	home.setDown(false)
 	home.setBehind(2)
-	waitProbe(t, c, clk)
-	if c.pool.current() != other {
-		t.Fatal("went home to a peer that is behind")
-	}
+	probe(t, c, clk, 1)
 	home.setBehind(0)
+	home.setAlways("evaluate", fault{err: status.Error(codes.Aborted, "failed to evaluate: could not launch chaincode")})
+	probe(t, c, clk, 2)
+	if c.pool.current() != other {
+		t.Fatal("went home to a peer that is behind or whose chaincode fails")
+	}
+	// Ready: home at the next probe, without any call in between.
+	home.clearAlways("evaluate")
 	start := clk.Now()
-	waitProbe(t, c, clk)
-	if c.pool.current() != home {
+	probe(t, c, clk, 3)
+	c.pool.mu.Lock()
+	atHome := c.pool.cur == 0
+	c.pool.mu.Unlock()
+	if !atHome {
 		t.Fatal("did not come back home")
 	}
 	if d := clk.Now().Sub(start); d > 5*time.Second {
@@ -217,23 +226,22 @@ func TestClientComesBackToItsHomePeer(t *testing.T) {
 	}
 }
 
-// waitProbe moves the simulated time past the probe interval, lets the pool
-// start a probe of home and waits until it has finished.
-func waitProbe(t *testing.T, c *Client, clk *fakeClock) {
+// probe moves the simulated time by one probe interval and waits until
+// the pool's home loop has made its n-th probe.
+func probe(t *testing.T, c *Client, clk *fakeClock, n int) {
 	t.Helper()
-	clk.Advance(homeProbeEvery)
-	c.pool.current() // starts the probe
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c.pool.mu.Lock()
-		probing := c.pool.probing
+		done := c.pool.probes >= n
 		c.pool.mu.Unlock()
-		if !probing {
-			break
+		if done {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("probe did not finish")
+			t.Fatalf("probe %d not made", n)
 		}
+		clk.fireNextTimer()
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -34,6 +34,9 @@ type Client struct {
 	clock   clock
 	randN   func(int64) int64
 
+	// probeChaincode: the home probe also queries the chaincode
+	// (GetRequest), which it has when WithGetRequestLookup is set.
+	probeChaincode bool
 	// latestBlock is the highest block number this client has seen
 	// committed (commit statuses, event stream, height probes).
 	latestBlock atomic.Uint64
@@ -155,20 +158,31 @@ func newClient(cfg *Config, eps []endpoint, o *options) *Client {
 	if c.lookup == nil && o.getRequest {
 		c.lookup = c.getRequestLookup
 	}
+	c.probeChaincode = o.getRequest
 	return c
 }
 
-// homeReady is the pool's probe of the home endpoint: it answers a height
-// query within homeProbeTimeout and has every block this client has seen
-// committed.
+// homeReady is the pool's probe of the home endpoint: within
+// homeProbeTimeout it answers a height query showing every block this
+// client has seen committed and, with the GetRequest lookup, a chaincode
+// query (so a peer whose chaincode server is down is not home yet: it
+// would fail every endorsement).
 func (c *Client) homeReady(ep endpoint) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), homeProbeTimeout)
 	defer cancel()
 	h, err := ep.Height(ctx)
+	if err != nil || h <= c.latestBlock.Load() { // height = last block number + 1
+		return false
+	}
+	if !c.probeChaincode {
+		return true
+	}
+	arg, err := json.Marshal(trace.RequestQuery{RequestID: "home-probe"})
 	if err != nil {
 		return false
 	}
-	return h > c.latestBlock.Load() // height = last block number + 1
+	_, err = ep.Evaluate(ctx, trace.TxGetRequest, arg, nil)
+	return err == nil
 }
 
 // homeProbeTimeout bounds the probe of the home endpoint.

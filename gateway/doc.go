@@ -71,10 +71,10 @@
 // against the peer. Each connection keeps reconnecting with a short maximum
 // backoff so that a restarted peer is usable again within about a second.
 // The first endpoint is home (list the organisation's own peer first): away
-// from it, the client checks it at most once a second once its connection
-// is healthy, and goes back when it answers and has every block the client
-// has seen committed; an open event stream stays where it is until it
-// breaks.
+// from it, the client checks it in the background every second once its
+// connection is healthy, and goes back when it answers, has every block the
+// client has seen committed and (with [WithGetRequestLookup]) its chaincode
+// answers a query; an open event stream stays where it is until it breaks.
 //
 // # Events
 //

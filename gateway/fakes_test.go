@@ -258,6 +258,12 @@ func (f *fakeEndpoint) setAlways(op string, ft fault) {
 	f.always[op] = ft
 }
 
+func (f *fakeEndpoint) clearAlways(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.always, op)
+}
+
 func (f *fakeEndpoint) setDown(down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
