@@ -376,7 +376,17 @@ func (c *chaos) fabnet(cmd, node string) {
 // start starts node again and returns how many times the raft watchdog
 // restarted a stuck orderer.
 func (c *chaos) start(node string) int {
-	out, err := c.fabnetErr("start", node)
+	// Bounded retries: a start fails when its port is briefly taken (other
+	// networks share the machine).
+	var out string
+	var err error
+	for try := 1; try <= 3; try++ {
+		if out, err = c.fabnetErr("start", node); err == nil {
+			break
+		}
+		c.t.Logf("fabnet start %s, try %d: %v", node, try, firstLine(out))
+		time.Sleep(2 * time.Second)
+	}
 	if err != nil {
 		c.t.Fatalf("fabnet start %s: %v\n%s", node, err, out)
 	}
@@ -698,6 +708,11 @@ func (c *chaos) elections(from time.Time) int {
 }
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
 
 func kindOf(err error) string {
 	if k, ok := gateway.KindOf(err); ok {
