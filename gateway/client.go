@@ -37,6 +37,7 @@ type Client struct {
 	// probeChaincode: the home probe also queries the chaincode
 	// (GetRequest), which it has when WithGetRequestLookup is set.
 	probeChaincode bool
+	mspID          string // of the client's identity: the home endpoint's organisation
 	// latestBlock is the highest block number this client has seen
 	// committed (commit statuses, event stream, height probes).
 	latestBlock atomic.Uint64
@@ -159,6 +160,7 @@ func newClient(cfg *Config, eps []endpoint, o *options) *Client {
 		c.lookup = c.getRequestLookup
 	}
 	c.probeChaincode = o.getRequest
+	c.mspID = cfg.Identity.MSPID
 	return c
 }
 
@@ -181,7 +183,14 @@ func (c *Client) homeReady(ep endpoint) bool {
 	if err != nil {
 		return false
 	}
-	_, err = ep.Evaluate(ctx, trace.TxGetRequest, arg, nil)
+	// Only the home organisation may answer: the Fabric gateway would
+	// otherwise evaluate on another organisation's peer when its own
+	// chaincode server is down.
+	var orgs []string
+	if c.mspID != "" {
+		orgs = []string{c.mspID}
+	}
+	_, err = ep.Evaluate(ctx, trace.TxGetRequest, arg, orgs)
 	return err == nil
 }
 

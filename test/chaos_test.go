@@ -175,6 +175,7 @@ type chaos struct {
 	dispensed [2][]string // serials dispensed ok at each site
 	faults    []*chaosFault
 	down      map[string]bool
+	clientLog string
 }
 
 func newChaos(t *testing.T, n *testnet.Network, cfg chaosConfig) *chaos {
@@ -217,10 +218,11 @@ func (c *chaos) setup() {
 	}
 	t.Cleanup(func() { f.Close() })
 	t.Logf("client logs: %s", logPath)
-	logger := gateway.WithLogger(slog.New(slog.NewTextHandler(f, nil)))
+	c.clientLog = logPath
+	logger := slog.New(slog.NewTextHandler(f, nil))
 	for w := range c.cfg.workers {
 		s := c.sites[w%2]
-		s.client = append(s.client, n.Client(t, "Pharmacy", s.name, nil, logger, gateway.WithMetrics(c.metrics)))
+		s.client = append(s.client, n.Client(t, "Pharmacy", s.name, nil, gateway.WithLogger(logger.With("client", w)), gateway.WithMetrics(c.metrics)))
 	}
 }
 
@@ -567,21 +569,15 @@ func (c *chaos) report(loadStart time.Time) {
 		}
 		home := "-"
 		if f.kind == "peer-home" {
-			// Each client of the site back on its own peer after the
-			// restart: the latest of the clients' first commits confirmed
-			// by it.
+			// Each client back on its own peer: from the peer serving
+			// again (fabnet start returned) to the client's move home,
+			// as its log says; the slowest client.
+			back := c.homeMoves(f.until, f.healed.Add(60*time.Second))
 			var worst time.Duration
-			seen := map[int]bool{}
-			// Measured from the peer serving again to the first call each
-			// client started after that and saw confirmed by its own peer
-			// (clients call every few seconds: an upper bound).
-			for _, r := range c.records {
-				if r.endpoint == c.home && r.start.After(f.healed) && !seen[r.worker] {
-					seen[r.worker] = true
-					worst = max(worst, r.end.Sub(f.healed))
-				}
+			for _, at := range back {
+				worst = max(worst, at.Sub(f.healed))
 			}
-			home = fmt.Sprintf("%d/%d ≤%s", len(seen), c.cfg.workers, worst.Round(10*time.Millisecond))
+			home = fmt.Sprintf("%d/%d %s", len(back), c.cfg.workers, worst.Round(10*time.Millisecond))
 			recovery["home back"] = append(recovery["home back"], worst)
 		}
 		recovery[f.kind] = append(recovery[f.kind], next)
@@ -679,6 +675,32 @@ func (c *chaos) report(loadStart time.Time) {
 		fmt.Fprintf(&b, "%4ds %-40s %3d%s\n", k*5, strings.Repeat("#", min(counts[k], 40)), counts[k], mark)
 	}
 	t.Log(b.String())
+}
+
+// homeMoves returns, per client, the first time in [from, to) it logged
+// its move back to its home endpoint.
+func (c *chaos) homeMoves(from, to time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	b, err := os.ReadFile(c.clientLog)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, `reason="home endpoint healthy again"`) {
+			continue
+		}
+		ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		_, rest, ok := strings.Cut(line, " client=")
+		if err != nil || !ok || at.Before(from) || !at.Before(to) {
+			continue
+		}
+		client, _, _ := strings.Cut(rest, " ")
+		if _, seen := out[client]; !seen {
+			out[client] = at
+		}
+	}
+	return out
 }
 
 // elections counts the "became leader" lines the orderers logged since
