@@ -785,4 +785,3 @@ func (c *chaos) counterSum(name, label string) float64 {
 	}
 	return total
 }
-
