@@ -19,7 +19,7 @@ QUICK ?=
 export PHARMATRACE_RUN_DIR := $(RUN)
 export PHARMATRACE_BIN_DIR := $(BIN)
 
-.PHONY: help up down clean test check-deps unit integration bench binaries fabric-bins prometheus-bins monitor lint
+.PHONY: help up down clean test check-deps unit integration bench chaos binaries fabric-bins prometheus-bins monitor lint
 help:
 	@echo "make up      start the Fabric network (CAs, 3 orderers, 4 peers, chaincode) on 127.0.0.1"
 	@echo "make down    stop every process make up (and make monitor) started"
@@ -27,6 +27,7 @@ help:
 	@echo "make clean   down, then delete all network state (run/)"
 	@echo "make test    unit tests, then integration tests against the real network"
 	@echo "make bench   performance harness (QUICK=1 for a short run)"
+	@echo "make chaos   10-minute chaos soak: load while peers, raft leaders, quorums and chaincode servers are killed"
 
 # Fabric and Fabric CA are built from the pinned tools modules; the stamps
 # make them rebuild only when a pin (go.mod/go.sum) changes.
@@ -97,6 +98,14 @@ unit: prometheus-bins
 # (and stops it again afterwards); set PHARMATRACE_KEEP_NETWORK=1 to keep it.
 integration: binaries prometheus-bins
 	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -v ./test/...
+
+# `make chaos` is the long form of test/chaos_test.go (its short form runs
+# in `make test`): 10 minutes of load (CHAOS_DURATION to change it) while
+# nodes are killed and restarted, then the invariants checked against the
+# ledger. It starts the network when it is not running.
+CHAOS_DURATION ?= 10m
+chaos: binaries
+	PHARMATRACE_CHAOS=long PHARMATRACE_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -tags integration -timeout 40m -run 'TestChaos$$' -v ./test/
 
 # `make bench` (QUICK=1 for a short run) drives load against the network
 # from `make up` and writes run/bench/results.{md,json}.

@@ -265,9 +265,12 @@ func (s *Server) importEPCIS(c echo.Context) error {
 			}
 			return led, nil
 		},
+		// The Ledger wraps ErrUnavailable or ErrOutcomeUnknown around what
+		// the gateway says is retryable: that stops the import; anything
+		// else the ledger judged rejects the event.
 		Stop: func(err error) bool {
 			return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) ||
-				errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || trace.ClassifyError(err) == nil
+				errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 		},
 	})
 	if lookupErr != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -131,9 +130,6 @@ func fieldProblem(field, format string, args ...any) *Problem {
 	return p
 }
 
-// invalidMsg matches a trace validation message: "invalid request: <field>: <detail>".
-var invalidMsg = regexp.MustCompile(`^invalid request: ([A-Za-z][A-Za-z0-9_]*(?:\[\d+\])?(?:\.[A-Za-z][A-Za-z0-9_]*(?:\[\d+\])?)*): (.*)`)
-
 // ProblemFor maps any error returned by a handler to a problem: our own
 // problems, wrapped *echo.HTTPError (Echo's default handler only sees an
 // unwrapped one), body-limit errors, upload validation, the trace error
@@ -179,17 +175,21 @@ func ProblemFor(err error) *Problem {
 	}
 	switch trace.ClassifyError(err) {
 	case trace.ErrInvalidRequest:
-		msg := err.Error()
-		// The innermost (last) "invalid request: " is the chaincode's or
-		// trace's own message; outer layers may repeat the prefix.
-		if i := strings.LastIndex(msg, "invalid request: "); i > 0 {
-			msg = msg[i:]
+		// The chaincode's or trace's own *trace.FieldError (package
+		// gateway rebuilds it on this side of Fabric); from a message
+		// only, its innermost (last) "invalid request: ".
+		var fe *trace.FieldError
+		if !errors.As(err, &fe) {
+			msg := err.Error()
+			errors.As(trace.ParseError(msg[max(strings.LastIndex(msg, "invalid request: "), 0):]), &fe)
 		}
-		if m := invalidMsg.FindStringSubmatch(msg); m != nil {
-			return fieldProblem(m[1], "%s", m[2])
+		if fe == nil {
+			return NewProblem(ProbInvalidField, "%s", afterClass(err.Error(), "invalid request: "))
 		}
-		_, detail, _ := strings.Cut(msg, "invalid request: ")
-		return NewProblem(ProbInvalidField, "%s", detail)
+		if fe.Field == "" {
+			return NewProblem(ProbInvalidField, "%s", fe.Msg)
+		}
+		return fieldProblem(fe.Field, "%s", fe.Msg)
 	case trace.ErrAccessDenied:
 		return NewProblem(ProbAccessDenied, "%s", afterClass(err.Error(), "access denied: "))
 	case trace.ErrNotFound:

@@ -34,6 +34,10 @@ type Client struct {
 	clock   clock
 	randN   func(int64) int64
 
+	// probeChaincode: the home probe also queries the chaincode
+	// (GetRequest), which it has when WithGetRequestLookup is set.
+	probeChaincode bool
+	mspID          string // of the client's identity: the home endpoint's organisation
 	// latestBlock is the highest block number this client has seen
 	// committed (commit statuses, event stream, height probes).
 	latestBlock atomic.Uint64
@@ -151,12 +155,47 @@ func newClient(cfg *Config, eps []endpoint, o *options) *Client {
 		clock:     o.clock,
 		randN:     o.randN,
 	}
-	c.pool = newPool(eps, c.log, o.metrics)
+	c.pool = newPool(eps, c.log, o.metrics, c.clock, c.homeReady)
 	if c.lookup == nil && o.getRequest {
 		c.lookup = c.getRequestLookup
 	}
+	c.probeChaincode = o.getRequest
+	c.mspID = cfg.Identity.MSPID
 	return c
 }
+
+// homeReady is the pool's probe of the home endpoint: within
+// homeProbeTimeout it answers a height query showing every block this
+// client has seen committed and, with the GetRequest lookup, a chaincode
+// query (so a peer whose chaincode server is down is not home yet: it
+// would fail every endorsement).
+func (c *Client) homeReady(ep endpoint) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), homeProbeTimeout)
+	defer cancel()
+	h, err := ep.Height(ctx)
+	if err != nil || h <= c.latestBlock.Load() { // height = last block number + 1
+		return false
+	}
+	if !c.probeChaincode {
+		return true
+	}
+	arg, err := json.Marshal(trace.RequestQuery{RequestID: "home-probe"})
+	if err != nil {
+		return false
+	}
+	// Only the home organisation may answer: the Fabric gateway would
+	// otherwise evaluate on another organisation's peer when its own
+	// chaincode server is down.
+	var orgs []string
+	if c.mspID != "" {
+		orgs = []string{c.mspID}
+	}
+	_, err = ep.Evaluate(ctx, trace.TxGetRequest, arg, orgs)
+	return err == nil
+}
+
+// homeProbeTimeout bounds the probe of the home endpoint.
+const homeProbeTimeout = time.Second
 
 // getRequestLookup is the RequestLookup of WithGetRequestLookup.
 func (c *Client) getRequestLookup(ctx context.Context, fn, requestID string) (bool, []byte, error) {
@@ -246,14 +285,14 @@ func (c *Client) SubmitRaw(ctx context.Context, fn, requestID string, arg []byte
 func (c *Client) submitJSON(ctx context.Context, fn, requestID string, req any, opts []CallOption) ([]byte, error) {
 	arg, err := json.Marshal(req)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, RequestID: requestID, Err: err}
+		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, RequestID: requestID, Reason: reasonOf(KindInvalid, "cannot encode the request"), Err: err}
 	}
 	return c.submitRaw(ctx, fn, requestID, arg, opts)
 }
 
 func (c *Client) submitRaw(ctx context.Context, fn, requestID string, arg []byte, opts []CallOption) ([]byte, error) {
 	if requestID == "" {
-		return nil, &Error{Kind: KindInvalid, Op: "submit", Fn: fn, Msg: "empty request ID"}
+		return nil, &Error{Kind: KindInvalid, Op: "submit", Fn: fn, Msg: "empty request ID", Reason: trace.Invalid("requestId", "empty")}
 	}
 	co := c.callOptions(opts)
 	raw, rc, err := c.submit(ctx, fn, requestID, arg, co)
@@ -296,7 +335,7 @@ func (c *Client) EvaluateRaw(ctx context.Context, fn string, arg []byte, opts ..
 func (c *Client) evaluateJSON(ctx context.Context, fn string, req any, opts []CallOption) ([]byte, error) {
 	arg, err := json.Marshal(req)
 	if err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, Err: err}
+		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, Reason: reasonOf(KindInvalid, "cannot encode the request"), Err: err}
 	}
 	return c.evaluate(ctx, fn, arg, c.callOptions(opts))
 }
@@ -347,19 +386,28 @@ func callCtx(ctx context.Context, d time.Duration) (context.Context, context.Can
 // ctxError wraps the end of the caller's context into an *Error of kind
 // (unavailable, or unknown outcome when the request may have been applied),
 // keeping both the context error and the last failure as causes.
+// A context that has not ended yet counts as at its deadline: the call
+// gave up because no try could complete before it.
 func ctxError(ctx context.Context, kind Kind, op, fn, requestID, txID string, last error) *Error {
-	var cause error = ctx.Err()
-	if last != nil {
-		cause = fmt.Errorf("%w (last failure: %w)", ctx.Err(), last)
+	end := ctx.Err()
+	if end == nil {
+		end = context.DeadlineExceeded
 	}
-	return &Error{Kind: kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: codeOfCtx(ctx), Msg: "context ended before the call completed", Err: cause}
+	var cause = end
+	if last != nil && !isNilError(last) {
+		cause = fmt.Errorf("%w (last failure: %w)", end, last)
+	}
+	code := "Canceled"
+	if errors.Is(end, context.DeadlineExceeded) {
+		code = "DeadlineExceeded"
+	}
+	return &Error{Kind: kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: code, Msg: "context ended before the call completed", Err: cause}
 }
 
-func codeOfCtx(ctx context.Context) string {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return "DeadlineExceeded"
-	}
-	return "Canceled"
+// isNilError reports whether err is a nil *Error in a non-nil interface.
+func isNilError(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e == nil
 }
 
 var _ io.Closer = (*Client)(nil)

@@ -73,7 +73,7 @@ type Endpoint struct {
 }
 
 // Identity is the client's Fabric identity: exactly one of
-// CertFile+KeyFile, MSPDir or Enroll.
+// CertFile+KeyFile or MSPDir.
 type Identity struct {
 	// MSPID is the membership service provider ID of the identity's org.
 	MSPID string
@@ -84,40 +84,24 @@ type Identity struct {
 	// MSPDir is an MSP directory as written by a Fabric CA enrollment:
 	// signcerts/*.pem and keystore/*.
 	MSPDir string
-	// Enroll, when set, enrolls against the organization's Fabric CA.
-	Enroll *Enrollment
-}
-
-// Enrollment enrolls an identity against a Fabric CA when only its
-// enrollment secret is known.
-type Enrollment struct {
-	// URL of the CA, e.g. https://ca.org1.example.com:7054.
-	URL string
-	// CAName selects a CA of a multi-CA server; empty for the default.
-	CAName string
-	// TLSRootCertFile is the PEM file of the CA that signed the CA server's
-	// TLS certificate.
-	TLSRootCertFile string
-	// EnrollmentID and Secret are the registered credentials.
-	EnrollmentID string
-	Secret       string
-	// Attributes are the attribute names to put in the certificate (for
-	// example "role"); all are required.
-	Attributes []string
-	// MSPDir, when set, is where the enrolled certificate and key are
-	// stored (signcerts/cert.pem, keystore/key.pem) and reused on the next
-	// Dial instead of enrolling again.
-	MSPDir string
-	// Timeout bounds the enrollment HTTP call. Default 10s.
-	Timeout time.Duration
 }
 
 // Timeouts bound each remote call of a request; the caller's context bounds
 // the request as a whole.
 type Timeouts struct {
-	Endorse      time.Duration // default 15s
-	Submit       time.Duration // default 10s
-	CommitStatus time.Duration // one commit-status wait; default 30s
+	Endorse time.Duration // default 15s
+	Submit  time.Duration // default 10s
+	// CommitWindow is how long a transaction the orderer accepted may take
+	// to commit before the client suspects the orderers lost it (a raft
+	// leader that died or stepped down with blocks in flight): it then
+	// looks the request up by request ID (with a request lookup) and, when
+	// the ledger does not have it, runs it again under the same request ID
+	// (safe: the chaincode de-duplicates, and of two transactions of one
+	// request only one can commit). Commits take ~BatchTimeout + ~50 ms
+	// here, a 5,000-serial commission ~1 s; raise the window for larger
+	// transactions or slower validation, or each slow commit costs a
+	// second endorsement. Default 3s.
+	CommitWindow time.Duration
 	Evaluate     time.Duration // default 10s
 	// LookupReserve is kept back from the caller's deadline for the request
 	// lookup after an ambiguous failure (only when a lookup is configured
@@ -130,7 +114,7 @@ func DefaultTimeouts() Timeouts {
 	return Timeouts{
 		Endorse:       15 * time.Second,
 		Submit:        10 * time.Second,
-		CommitStatus:  30 * time.Second,
+		CommitWindow:  3 * time.Second,
 		Evaluate:      10 * time.Second,
 		LookupReserve: 2 * time.Second,
 	}
@@ -144,8 +128,8 @@ func (t Timeouts) withDefaults() Timeouts {
 	if t.Submit <= 0 {
 		t.Submit = d.Submit
 	}
-	if t.CommitStatus <= 0 {
-		t.CommitStatus = d.CommitStatus
+	if t.CommitWindow <= 0 {
+		t.CommitWindow = d.CommitWindow
 	}
 	if t.Evaluate <= 0 {
 		t.Evaluate = d.Evaluate
@@ -198,7 +182,7 @@ func (c *Config) Validate() error {
 	}{
 		{"Timeouts.Endorse", c.Timeouts.Endorse},
 		{"Timeouts.Submit", c.Timeouts.Submit},
-		{"Timeouts.CommitStatus", c.Timeouts.CommitStatus},
+		{"Timeouts.CommitWindow", c.Timeouts.CommitWindow},
 		{"Timeouts.Evaluate", c.Timeouts.Evaluate},
 		{"Timeouts.LookupReserve", c.Timeouts.LookupReserve},
 		{"ReconnectMaxDelay", c.ReconnectMaxDelay},
@@ -247,36 +231,12 @@ func (id *Identity) validate(field string) error {
 	if id.MSPDir != "" {
 		forms++
 	}
-	if id.Enroll != nil {
-		forms++
-		if err := id.Enroll.validate(field + ".Enroll"); err != nil {
-			return err
-		}
-	}
 	switch forms {
 	case 0:
-		return &ConfigError{field, "one of CertFile+KeyFile, MSPDir or Enroll is required"}
+		return &ConfigError{field, "one of CertFile+KeyFile or MSPDir is required"}
 	case 1:
 		return nil
 	default:
-		return &ConfigError{field, "only one of CertFile+KeyFile, MSPDir or Enroll may be set"}
+		return &ConfigError{field, "only one of CertFile+KeyFile or MSPDir may be set"}
 	}
-}
-
-func (e *Enrollment) validate(field string) error {
-	switch {
-	case e.URL == "":
-		return &ConfigError{field + ".URL", "required"}
-	case !strings.HasPrefix(e.URL, "https://"):
-		return &ConfigError{field + ".URL", "must be https://"}
-	case e.TLSRootCertFile == "":
-		return &ConfigError{field + ".TLSRootCertFile", "required"}
-	case e.EnrollmentID == "":
-		return &ConfigError{field + ".EnrollmentID", "required"}
-	case e.Secret == "":
-		return &ConfigError{field + ".Secret", "required"}
-	case e.Timeout < 0:
-		return &ConfigError{field + ".Timeout", "negative duration"}
-	}
-	return nil
 }

@@ -43,12 +43,6 @@ func TestConfigValidate(t *testing.T) {
 		{"cert without key", func(c *Config) { c.Identity.KeyFile = "" }, "Identity.KeyFile"},
 		{"two identity forms", func(c *Config) { c.Identity.MSPDir = "msp" }, "Identity"},
 		{"no identity form", func(c *Config) { c.Identity = Identity{MSPID: "M"} }, "Identity"},
-		{"enroll without secret", func(c *Config) {
-			c.Identity = Identity{MSPID: "M", Enroll: &Enrollment{URL: "https://ca:7054", TLSRootCertFile: "ca.pem", EnrollmentID: "u"}}
-		}, "Identity.Enroll.Secret"},
-		{"enroll over plain HTTP", func(c *Config) {
-			c.Identity = Identity{MSPID: "M", Enroll: &Enrollment{URL: "http://ca:7054", TLSRootCertFile: "ca.pem", EnrollmentID: "u", Secret: "s"}}
-		}, "Identity.Enroll.URL"},
 		{"no channel", func(c *Config) { c.Channel = "" }, "Channel"},
 		{"no chaincode", func(c *Config) { c.Chaincode = "" }, "Chaincode"},
 		{"empty endorsing org", func(c *Config) { c.EndorsingOrgs = []string{"Org1MSP", " "} }, "EndorsingOrgs[1]"},
@@ -91,7 +85,6 @@ func TestMetricsNilSafeAndRegistration(t *testing.T) {
 	m.streamLag("s", 1)
 	m.streamEvent("s")
 	m.streamReconnect("s")
-	m.batch("b", 1, 1)
 
 	reg := newRegistry()
 	if _, err := NewMetrics(reg); err != nil {

@@ -21,7 +21,12 @@
 // [ErrNotFound], [ErrConflict], [ErrEndorsementPolicy], [ErrUnavailable],
 // [ErrUnknownOutcome] and [ErrInternal], and which unwrap to the
 // fabric-gateway error (*client.EndorseError, *client.SubmitError,
-// *client.CommitStatusError, *client.CommitError) that caused them.
+// *client.CommitStatusError, *client.CommitError) that caused them and to
+// the domain error of package trace: a chaincode refusal is rebuilt with
+// trace.ParseError, so errors.Is(err, trace.ErrConflict) and errors.As(err,
+// &fieldErr) with a *trace.FieldError work on this side of Fabric as they do
+// in the chaincode. [Retryable] is the one answer to "is this worth another
+// try?" that every consumer uses.
 //
 // # Exactly once
 //
@@ -33,42 +38,53 @@
 //     reached the orderer (endorsement unavailable, orderer refusal) or after
 //     an MVCC/phantom read conflict at commit;
 //   - re-sends the same signed transaction (same transaction ID, which the
-//     ledger de-duplicates) to another endpoint when a submit failed in a way
-//     that leaves open whether the orderer accepted it;
+//     ledger de-duplicates) when a submit failed: to another endpoint when
+//     the peer failed, to the same one after a backoff when the ordering
+//     service did (no raft leader or quorum, every orderer unreachable);
 //   - asks another endpoint for the commit status of the same transaction ID
 //     when a commit-status call fails (a killed peer makes these fail for
 //     transactions that did commit);
-//   - when the outcome is still unknown, asks the optional request lookup
+//   - waits for a commit only for the commit window (Timeouts.CommitWindow,
+//     3 s): an accepted transaction that has not committed by then may have
+//     been lost by the orderers (a leader that died or stepped down with
+//     blocks in flight), so the request is looked up and run again;
+//   - when the outcome is unknown, asks the optional request lookup
 //     ([WithGetRequestLookup]: the chaincode's GetRequest query, or any
 //     [WithRequestLookup]) whether the request is on the ledger before
 //     re-running it; found, its stored outcome is returned as the result.
+//     A part of the caller's deadline (Timeouts.LookupReserve) is kept for
+//     one last lookup when the time is up.
 //
-// Retries use exponential backoff with full jitter, a bounded number of
-// attempts and the caller's context deadline. Access denied, invalid
-// request, not found and endorsement-policy failures are never retried.
+// Retries use exponential backoff with full jitter and end with the
+// caller's context deadline, however many tries that takes (an ordering
+// outage of 10 s does not end requests that have 20 s left); a call without
+// a deadline makes at most RetryPolicy.MaxAttempts tries of each step. No
+// retry sleeps past the deadline. Access denied, invalid request, not found
+// and endorsement-policy failures are never retried.
 //
 // # Failover
 //
 // The client sticks to one endpoint until a call to it fails as unavailable
 // or its connection state becomes TRANSIENT_FAILURE, then moves to the next
-// healthy endpoint at once (no backoff for a move to another endpoint). Each
-// connection keeps reconnecting with a short maximum backoff so that a
-// restarted peer is usable again within about a second.
+// healthy endpoint at once (no backoff for a move to another endpoint). A
+// failure of the ordering service reported by the peer does not count
+// against the peer. Each connection keeps reconnecting with a short maximum
+// backoff so that a restarted peer is usable again within about a second.
+// The first endpoint is home (list the organisation's own peer first): away
+// from it, the client checks it in the background every second once its
+// connection is healthy, and goes back when it answers, has every block the
+// client has seen committed and (with [WithGetRequestLookup]) its chaincode
+// answers a query; an open event stream stays where it is until it breaks.
 //
 // # Events
 //
 // [Client.Events] delivers the chaincode's events, in ledger order, from a
-// durable [Checkpoint] (block number, index of the event within the block and
-// its transaction ID), reconnecting (with failover) from the last processed
-// event after a stream failure: no gap, no duplicate. [FileCheckpointer]
-// stores the checkpoint with write-temp, fsync, rename and directory fsync;
-// a consumer may also keep the checkpoint itself (for example in the same SQL
-// transaction as its read model) by implementing [Checkpointer].
-//
-// # Batching
-//
-// [Batcher] packs many operations into one transaction, bounded by item
-// count, bytes and a maximum delay, and hands each caller its own outcome.
+// [Checkpoint] (block number, index of the event within the block and its
+// transaction ID), reconnecting (with failover) from the last processed
+// event after a stream failure: no gap, no duplicate. The consumer keeps the
+// checkpoint with its own data (the API commits it in the same SQL
+// transaction as its read model) behind a [Checkpointer];
+// [MemoryCheckpointer] keeps it in memory.
 //
 // # Metrics and logs
 //

@@ -10,11 +10,18 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/pharmatrace/pharmatrace/trace"
 )
 
 // Sentinel errors. Every error returned by a ledger call is an *Error whose
 // Kind matches exactly one of these through errors.Is (an
-// [ErrUnknownOutcome] error also matches [ErrUnavailable]).
+// [ErrUnknownOutcome] error also matches [ErrUnavailable]). Errors of the
+// kinds access denied, invalid and not found, and conflicts the chaincode
+// declared, also match the class of package trace (trace.ErrAccessDenied,
+// trace.ErrInvalidRequest, trace.ErrNotFound, trace.ErrConflict), and
+// errors.As finds the chaincode's *trace.FieldError: see Error.Reason.
+// Whether a failed call is worth running again is [Retryable]'s answer.
 var (
 	// ErrAccessDenied: the identity may not do this (chaincode
 	// "access denied: ", gRPC PermissionDenied, orderer FORBIDDEN).
@@ -108,7 +115,15 @@ type Error struct {
 	// Msg is the chaincode's message without its "access denied: "-style
 	// prefix when the chaincode refused, otherwise the transport message.
 	Msg string
-	Err error // cause
+	// Reason is the domain error of package trace: when the chaincode
+	// refused, its own error rebuilt by trace.ParseError (a
+	// *trace.FieldError for an invalid request, the class sentinel wrapped
+	// with the message otherwise); for access denied, invalid and not found
+	// reported by Fabric itself, the trace class with Msg. Nil for every
+	// other failure, so errors.Is(err, trace.ErrConflict) holds only for a
+	// conflict the chaincode declared, not for a read conflict at commit.
+	Reason error
+	Err    error // cause: the fabric-gateway error
 }
 
 func (e *Error) Error() string {
@@ -158,8 +173,48 @@ func (e *Error) Is(target error) bool {
 	return e.Kind == KindUnknownOutcome && target == ErrUnavailable
 }
 
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the domain reason (if any) and the cause, so that
+// errors.Is/As see both the trace class (and *trace.FieldError) and the
+// fabric-gateway error.
+func (e *Error) Unwrap() []error {
+	switch {
+	case e.Reason == nil && e.Err == nil:
+		return nil
+	case e.Reason == nil:
+		return []error{e.Err}
+	case e.Err == nil:
+		return []error{e.Reason}
+	}
+	return []error{e.Reason, e.Err}
+}
+
+// Retryable reports whether running the same request again (with the same
+// request ID, which makes that safe) may succeed, because the ledger did
+// not judge it: no endpoint could serve it in time, its outcome is
+// unknown, it lost a read conflict at commit, or the caller's context
+// ended. It is false for what the ledger (or the chaincode) decided and
+// would decide again — access denied, invalid request, not found, a
+// conflict the chaincode declared, an endorsement-policy failure — and for
+// internal errors (a chaincode failure without a class, an undecodable
+// result), which would block a queue if retried forever. Every consumer
+// (scanner counter, EPCIS import, API) asks this instead of deciding
+// itself.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		switch e.Kind {
+		case KindUnavailable, KindUnknownOutcome:
+			return true
+		case KindConflict:
+			return e.Reason == nil
+		}
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
 
 // KindOf returns the Kind of the first *Error in err's chain, KindInternal if
 // there is none, and false for a nil err.
@@ -206,6 +261,8 @@ type verdict struct {
 	kind Kind
 	code string
 	msg  string
+	// reason is the domain error (Error.Reason) when the chaincode refused.
+	reason error
 	// transient: trying again (same step or from endorsement) may succeed.
 	transient bool
 	// endpointSuspect: the endpoint that answered (or did not) should be
@@ -216,16 +273,9 @@ type verdict struct {
 	mayBeOrdered bool
 }
 
-// Chaincode error message prefixes of the PharmaTrace chaincode.
-const (
-	prefixAccessDenied = "access denied: "
-	prefixInvalid      = "invalid request: "
-	prefixNotFound     = "not found: "
-	prefixConflict     = "conflict: "
-	// The Fabric gateway reports a chaincode error response as
-	// "chaincode response <status>, <message>".
-	chaincodeResponseMarker = "chaincode response "
-)
+// The Fabric gateway reports a chaincode error response as
+// "chaincode response <status>, <message>".
+const chaincodeResponseMarker = "chaincode response "
 
 // chaincodeMessage finds the chaincode's own error message in a gateway
 // error: in an ErrorDetail of the status (one per endorsing peer) or in the
@@ -271,6 +321,23 @@ func peerDeniedAccess(st *status.Status) bool {
 	return false
 }
 
+// onlyPayloadMismatch reports whether every ErrorDetail of st (at least
+// one) says the endorsers' responses did not match.
+func onlyPayloadMismatch(st *status.Status) bool {
+	n := 0
+	for _, d := range st.Details() {
+		ed, ok := d.(*gwproto.ErrorDetail)
+		if !ok {
+			continue
+		}
+		if !strings.Contains(ed.GetMessage(), "ProposalResponsePayloads do not match") {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
 func afterChaincodeResponse(s string) (string, bool) {
 	i := strings.Index(s, chaincodeResponseMarker)
 	if i < 0 {
@@ -299,23 +366,40 @@ func isDigits(s string) bool {
 	return true
 }
 
-// classifyChaincodeMessage maps a chaincode error message to a Kind by its
-// prefix and returns the message without the prefix.
-func classifyChaincodeMessage(m string) (Kind, string) {
-	for _, p := range []struct {
-		prefix string
-		kind   Kind
-	}{
-		{prefixAccessDenied, KindAccessDenied},
-		{prefixInvalid, KindInvalid},
-		{prefixNotFound, KindNotFound},
-		{prefixConflict, KindConflict},
-	} {
-		if strings.HasPrefix(m, p.prefix) {
-			return p.kind, strings.TrimPrefix(m, p.prefix)
-		}
+// classifyChaincodeMessage maps a chaincode error message to a verdict:
+// the kind of its trace class (internal without one), the message without
+// the class prefix and the rebuilt trace error.
+func classifyChaincodeMessage(m string, code string) verdict {
+	reason := trace.ParseError(m)
+	v := verdict{kind: KindInternal, code: code, msg: m, reason: reason}
+	if reason == nil {
+		return v
 	}
-	return KindInternal, m
+	class := trace.ClassifyError(reason)
+	v.kind = kindOfClass[class]
+	v.msg = strings.TrimPrefix(reason.Error(), class.Error()+": ")
+	return v
+}
+
+var kindOfClass = map[error]Kind{
+	trace.ErrAccessDenied:   KindAccessDenied,
+	trace.ErrInvalidRequest: KindInvalid,
+	trace.ErrNotFound:       KindNotFound,
+	trace.ErrConflict:       KindConflict,
+}
+
+// reasonOf is the domain error of a failure Fabric itself reported as
+// access denied, invalid or not found (Error.Reason).
+func reasonOf(kind Kind, msg string) error {
+	switch kind {
+	case KindAccessDenied:
+		return trace.Denied("%s", msg)
+	case KindInvalid:
+		return &trace.FieldError{Msg: msg}
+	case KindNotFound:
+		return trace.NotFound("%s", msg)
+	}
+	return nil
 }
 
 // classify turns the failure of one step into a verdict. err is what the
@@ -336,14 +420,18 @@ func classify(ph phase, err error) verdict {
 		st = status.New(codes.Unknown, err.Error())
 	}
 	if m, ok := chaincodeMessage(st); ok {
-		k, rest := classifyChaincodeMessage(m)
-		return verdict{kind: k, code: st.Code().String(), msg: rest}
+		return classifyChaincodeMessage(m, st.Code().String())
 	}
 	v := verdict{code: st.Code().String(), msg: st.Message() + detailText(st)}
 	if peerDeniedAccess(st) {
 		// The peer's own creator/ACL checks (not the chaincode) refused.
 		v.kind = KindAccessDenied
 		return v
+	}
+	if ph == phaseSubmit {
+		if ov, ok := classifyOrdererSide(st, v); ok {
+			return ov
+		}
 	}
 	switch st.Code() {
 	case codes.Unavailable:
@@ -373,7 +461,7 @@ func classify(ph phase, err error) verdict {
 		// yet updated): worth another try.
 		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
 	case codes.Aborted:
-		v = classifyAborted(ph, v)
+		v = classifyAborted(ph, st, v)
 	default: // Unknown, Internal, Unimplemented, DataLoss, AlreadyExists
 		v.kind = KindInternal
 		// A broken stream is worth reconnecting; a unary call is not retried.
@@ -382,14 +470,45 @@ func classify(ph phase, err error) verdict {
 	return v
 }
 
+// classifyOrdererSide recognises a submit failure that the peer's gateway
+// reported about the ordering service: every orderer failed or answered
+// with a 5xx status (SERVICE_UNAVAILABLE while raft has no leader or no
+// quorum), the peer knows no orderer, or its broadcast timed out. The peer
+// answered, so it is not suspect: blaming it would move every client off
+// its own healthy peer during an ordering outage. Worth another try. The
+// transaction may have been ordered only if some broadcast failed in
+// transport (an ErrorDetail per such orderer; 5xx answers leave none) or
+// timed out.
+func classifyOrdererSide(st *status.Status, v verdict) (verdict, bool) {
+	m := st.Message()
+	switch {
+	case st.Code() == codes.Unavailable && strings.Contains(m, "no orderers could successfully process transaction"):
+		v.mayBeOrdered = len(st.Details()) > 0
+	case st.Code() == codes.Unavailable && strings.Contains(m, "no orderer nodes available"),
+		st.Code() == codes.FailedPrecondition:
+		v.mayBeOrdered = false
+	case st.Code() == codes.DeadlineExceeded && strings.Contains(m, "timeout expired while broadcasting to ordering service"):
+		v.mayBeOrdered = true
+	default:
+		return v, false
+	}
+	v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, false
+	return v, true
+}
+
 // classifyAborted handles codes.Aborted, whose meaning depends on the step:
 // for endorse/evaluate the gateway could not collect endorsements (peers
 // failing, responses not matching while peers catch up); for submit the
 // orderer answered with a non-success status, so the transaction was NOT
 // ordered; for commit status the peer's ledger failed.
-func classifyAborted(ph phase, v verdict) verdict {
+//
+// Endorsements that only disagree ("ProposalResponsePayloads do not
+// match": endorsers at different heights while they commit a burst of
+// blocks, e.g. when ordering resumes) do not make the peer suspect: another
+// try on it after a backoff succeeds once they have caught up.
+func classifyAborted(ph phase, st *status.Status, v verdict) verdict {
 	if ph != phaseSubmit {
-		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, true
+		v.kind, v.transient, v.endpointSuspect = KindUnavailable, true, !onlyPayloadMismatch(st)
 		return v
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -11,6 +12,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/pharmatrace/pharmatrace/trace"
 )
 
 func withDetails(code codes.Code, msg string, details ...string) error {
@@ -57,12 +60,27 @@ func TestClassify(t *testing.T) {
 		{"peer refuses the creator", phaseEndorse,
 			withDetails(codes.Aborted, endorseFailed, "access denied: channel [pharmatrace] creator org unknown, creator is malformed"),
 			verdict{kind: KindAccessDenied, code: "Aborted", msg: endorseFailed + " [peer0.org1:7051 (Org1MSP): access denied: channel [pharmatrace] creator org unknown, creator is malformed]"}},
+		{"endorsers at different heights: transient, the peer is not suspect", phaseEndorse,
+			withDetails(codes.Aborted, "failed to collect enough transaction endorsements, see attached details for more info", "ProposalResponsePayloads do not match"),
+			verdict{kind: KindUnavailable, code: "Aborted", msg: "failed to collect enough transaction endorsements, see attached details for more info [peer0.org1:7051 (Org1MSP): ProposalResponsePayloads do not match]", transient: true}},
 		{"endorse unavailable", phaseEndorse,
 			status.Error(codes.Unavailable, "connection refused"),
 			verdict{kind: KindUnavailable, code: "Unavailable", msg: "connection refused", transient: true, endpointSuspect: true}},
-		{"submit unavailable may be ordered", phaseSubmit,
+		{"submit unavailable in transport may be ordered", phaseSubmit,
+			status.Error(codes.Unavailable, "connection refused"),
+			verdict{kind: KindUnavailable, code: "Unavailable", msg: "connection refused", transient: true, endpointSuspect: true, mayBeOrdered: true}},
+		{"every orderer answered 5xx (no raft leader): orderer side, peer not suspect, not ordered", phaseSubmit,
 			status.Error(codes.Unavailable, "no orderers could successfully process transaction"),
-			verdict{kind: KindUnavailable, code: "Unavailable", msg: "no orderers could successfully process transaction", transient: true, endpointSuspect: true, mayBeOrdered: true}},
+			verdict{kind: KindUnavailable, code: "Unavailable", msg: "no orderers could successfully process transaction", transient: true}},
+		{"an orderer failed in transport: orderer side, may be ordered", phaseSubmit,
+			withDetails(codes.Unavailable, "no orderers could successfully process transaction", "rpc error: code = Unavailable desc = error reading from server: EOF"),
+			verdict{kind: KindUnavailable, code: "Unavailable", msg: "no orderers could successfully process transaction [peer0.org1:7051 (Org1MSP): rpc error: code = Unavailable desc = error reading from server: EOF]", transient: true, mayBeOrdered: true}},
+		{"the peer's broadcast timed out: orderer side, may be ordered", phaseSubmit,
+			status.Error(codes.DeadlineExceeded, "submit timeout expired while broadcasting to ordering service"),
+			verdict{kind: KindUnavailable, code: "DeadlineExceeded", msg: "submit timeout expired while broadcasting to ordering service", transient: true, mayBeOrdered: true}},
+		{"the peer knows no orderer", phaseSubmit,
+			status.Error(codes.Unavailable, "no orderer nodes available"),
+			verdict{kind: KindUnavailable, code: "Unavailable", msg: "no orderer nodes available", transient: true}},
 		{"submit deadline may be ordered", phaseSubmit,
 			status.Error(codes.DeadlineExceeded, "context deadline exceeded"),
 			verdict{kind: KindUnavailable, code: "DeadlineExceeded", msg: "context deadline exceeded", transient: true, endpointSuspect: true, mayBeOrdered: true}},
@@ -111,8 +129,19 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := classify(tt.phase, tt.err); got != tt.want {
+			got := classify(tt.phase, tt.err)
+			reason := got.reason
+			got.reason = nil
+			if got != tt.want {
 				t.Errorf("classify(%v) =\n %+v\nwant\n %+v", tt.phase, got, tt.want)
+			}
+			// A chaincode refusal carries the chaincode's own error,
+			// rebuilt with its trace class.
+			if reason != nil && (kindOfClass[trace.ClassifyError(reason)] != got.kind || !strings.HasSuffix(reason.Error(), ": "+got.msg)) {
+				t.Errorf("reason %q does not match kind %v, msg %q", reason, got.kind, got.msg)
+			}
+			if chaincode := strings.Contains(tt.name, "chaincode") && got.kind != KindInternal; chaincode != (reason != nil) {
+				t.Errorf("reason = %v, want one iff the chaincode refused", reason)
 			}
 		})
 	}
@@ -206,5 +235,65 @@ func TestErrorIsAsUnwrap(t *testing.T) {
 	}
 	if KindEndorsementPolicy.String() != "endorsement_policy" || Kind(99).Sentinel() != ErrInternal {
 		t.Error("Kind names")
+	}
+}
+
+// The chaincode's typed error survives the Fabric boundary: a field error
+// refused at endorsement is a *trace.FieldError again on the client side,
+// matches trace.ErrInvalidRequest and gateway.ErrInvalid, keeps the gRPC
+// status underneath, and is not retryable.
+func TestChaincodeErrorsCrossTheBoundary(t *testing.T) {
+	cause := withDetails(codes.Aborted, "failed to endorse transaction, see attached details for more info",
+		"chaincode response 500, invalid request: packs[0]: 04012345123459/S1 is also in SSCC 340123450000000017")
+	err := fmt.Errorf("import: %w", errorFrom(classify(phaseEndorse, cause), "endorse", "Ship", "r1", "", cause))
+	var fe *trace.FieldError
+	if !errors.As(err, &fe) || fe.Field != "packs[0]" || fe.Msg != "04012345123459/S1 is also in SSCC 340123450000000017" {
+		t.Fatalf("errors.As FieldError: %#v from %v", fe, err)
+	}
+	if !errors.Is(err, trace.ErrInvalidRequest) || !errors.Is(err, ErrInvalid) || trace.ClassifyError(err) != trace.ErrInvalidRequest {
+		t.Errorf("%v does not match the invalid-request classes", err)
+	}
+	var st interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &st) || st.GRPCStatus().Code() != codes.Aborted {
+		t.Errorf("the gRPC status is not reachable")
+	}
+	if Retryable(err) {
+		t.Errorf("a chaincode refusal is retryable")
+	}
+	// A read conflict at commit is a gateway conflict but not the
+	// chaincode's.
+	mvcc := errorFrom(classifyCommitCode(peer.TxValidationCode_MVCC_READ_CONFLICT), "commit", "Dispense", "r1", "tx1", nil)
+	if !errors.Is(mvcc, ErrConflict) || errors.Is(mvcc, trace.ErrConflict) {
+		t.Errorf("MVCC conflict: %v", mvcc)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	cc := func(msg string) error {
+		return errorFrom(classify(phaseEndorse, withDetails(codes.Aborted, "failed to endorse", "chaincode response 500, "+msg)), "endorse", "Fn", "r", "", nil)
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"unavailable", &Error{Kind: KindUnavailable}, true},
+		{"unknown outcome, wrapped", fmt.Errorf("deliver: %w", &Error{Kind: KindUnknownOutcome}), true},
+		{"read conflict at commit", errorFrom(classifyCommitCode(peer.TxValidationCode_PHANTOM_READ_CONFLICT), "commit", "Fn", "r", "tx", nil), true},
+		{"caller's deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), true},
+		{"chaincode conflict", cc("conflict: request ID reused"), false},
+		{"chaincode invalid", cc("invalid request: serial: empty"), false},
+		{"chaincode denied", cc("access denied: role"), false},
+		{"chaincode not found", cc("not found: pack"), false},
+		{"chaincode error without a class", cc("Function Foo not found"), false},
+		{"endorsement policy", &Error{Kind: KindEndorsementPolicy}, false},
+		{"trace error without the gateway", trace.Invalid("gtin", "bad"), false},
+		{"other error", errors.New("disk full"), false},
+	}
+	for _, tt := range tests {
+		if got := Retryable(tt.err); got != tt.want {
+			t.Errorf("%s: Retryable(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
 	}
 }

@@ -104,7 +104,7 @@ func (c *Client) Events(ctx context.Context, cp Checkpointer, handler EventHandl
 
 	pol := c.policy
 	pol.MaxAttempts = math.MaxInt
-	r := newRetrier(pol, c.clock, c.randN)
+	r := newRetrier(pol, c.clock, c.randN, true)
 	for {
 		ep := c.pool.current()
 		progressed, permanent, err := s.run(ctx, ep)
@@ -120,7 +120,7 @@ func (c *Client) Events(ctx context.Context, cp Checkpointer, handler EventHandl
 			c.pool.fail(ep)
 		}
 		if progressed {
-			r = newRetrier(pol, c.clock, c.randN)
+			r = newRetrier(pol, c.clock, c.randN, true)
 		}
 		r.failedOn(ep.Addr())
 		c.metrics.streamReconnect(o.name)

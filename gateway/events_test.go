@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -91,13 +90,13 @@ func TestEventsResumeAfterCrashNoGapNoDuplicate(t *testing.T) {
 	l, all := ledgerOf(12)
 	a := newFakeEndpoint("a:1", l)
 	cl, _ := newTestClient(t, []*fakeEndpoint{a})
-	path := filepath.Join(t.TempDir(), "cp")
+	cp := &MemoryCheckpointer{} // kept across the simulated crashes
 
 	var consumed []string
 	// Crash after 5 events, then after 4 more (mid-block), then run to the end.
 	for _, n := range []int{5, 4, len(all) - 9} {
 		c := &consumer{}
-		err := runUntil(t, cl, NewFileCheckpointer(path), c, n)
+		err := runUntil(t, cl, cp, c, n)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("run %d: Events = %v, want context.Canceled after the simulated crash; got %v", n, err, c.got())
 		}
@@ -109,7 +108,7 @@ func TestEventsResumeAfterCrashNoGapNoDuplicate(t *testing.T) {
 
 	// Replay from block 0 on demand delivers everything again.
 	c := &consumer{}
-	if err := runUntil(t, cl, NewFileCheckpointer(path), c, len(all), FromBlock(0)); !errors.Is(err, context.Canceled) {
+	if err := runUntil(t, cl, cp, c, len(all), FromBlock(0)); !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(c.got()) != fmt.Sprint(all) {

@@ -95,13 +95,15 @@ func ExampleEvaluateAs() {
 	fmt.Println(p.State)
 }
 
-// Consuming chaincode events from a durable checkpoint: after a crash the
-// stream resumes after the last processed event, with no gap and no
-// duplicate. gateway.FromBlock(0) replays the whole ledger.
+// Consuming chaincode events from a checkpoint the consumer stores with its
+// own data (here in memory; the API keeps it in the read model's SQL
+// transaction): after a crash the stream resumes after the last processed
+// event, with no gap and no duplicate. gateway.FromBlock(0) replays the
+// whole ledger.
 func ExampleClient_Events() {
 	var client *gateway.Client // from gateway.Dial
 	ctx := context.Background()
-	cp := gateway.NewFileCheckpointer("/var/lib/pharmatrace/agent-events.checkpoint")
+	cp := &gateway.MemoryCheckpointer{}
 	err := client.Events(ctx, cp, func(ctx context.Context, ev gateway.Event) error {
 		fmt.Println(ev.Block, ev.Index, ev.Name, string(ev.Payload))
 		return nil // returning an error stops the stream; the event comes again next time
@@ -109,31 +111,4 @@ func ExampleClient_Events() {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Fatal(err)
 	}
-}
-
-// Packing many serials into one CommissionPacks transaction.
-func ExampleBatcher() {
-	var client *gateway.Client // from gateway.Dial
-	type result struct {
-		Serial string `json:"serial"`
-		Status string `json:"status"`
-	}
-	flush := func(ctx context.Context, batchID string, serials []string) ([]result, error) {
-		req := map[string]any{"requestId": batchID, "serials": serials}
-		var res []result
-		if err := client.Submit(ctx, "CommissionPacks", batchID, req, &res); err != nil {
-			return nil, err
-		}
-		return res, nil
-	}
-	b := gateway.NewBatcher(flush, nil,
-		gateway.BatchMaxItems(500), gateway.BatchMaxBytes(256<<10), gateway.BatchMaxDelay(200*time.Millisecond))
-	defer b.Close(context.Background())
-
-	ctx := context.Background()
-	r, err := b.Do(ctx, "0001") // waits for its batch; concurrent callers share it
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(r.Status)
 }

@@ -283,7 +283,7 @@ func newFakeNetwork(t *testing.T, n int) *fakeNetwork {
 		ReconnectMaxDelay: 300 * time.Millisecond,
 		DialTimeout:       2 * time.Second,
 		Retry:             RetryPolicy{MaxAttempts: 6, BaseDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond},
-		Timeouts:          Timeouts{CommitStatus: 2 * time.Second},
+		Timeouts:          Timeouts{CommitWindow: 2 * time.Second},
 	}
 	for range n {
 		p := &peerProc{t: t, addr: "127.0.0.1:0", tls: tlsConf, srv: &gatewayServer{ledger: net.ledger}}
@@ -427,14 +427,14 @@ func TestRealPathEventStreamSurvivesPeerDeath(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "events.checkpoint")
+	checkpoint := &MemoryCheckpointer{}
 	var mu sync.Mutex
 	var seen []string
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	killed := make(chan struct{})
 	go func() {
-		done <- c.Events(sctx, NewFileCheckpointer(path), func(_ context.Context, ev Event) error {
+		done <- c.Events(sctx, checkpoint, func(_ context.Context, ev Event) error {
 			var r putResult
 			if err := json.Unmarshal(ev.Payload, &r); err != nil {
 				return err
@@ -477,7 +477,7 @@ func TestRealPathEventStreamSurvivesPeerDeath(t *testing.T) {
 	if got := fmt.Sprint(seen); got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}
-	cp, err := NewFileCheckpointer(path).Load(ctx)
+	cp, err := checkpoint.Load(ctx)
 	if err != nil || cp.Block != 10 {
 		t.Fatalf("checkpoint %+v, %v; want block 10", cp, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ type fakeLedger struct {
 	blocks   []*blockEvents
 	seq      int
 	changed  chan struct{} // closed and replaced on every new block
+	waiting  int           // commit-status calls waiting for a transaction
 	// bumpVersionOnNextOrder simulates another writer committing to the
 	// request key between the next transaction's endorsement and its commit.
 	bumpVersionOnNextOrder bool
@@ -142,12 +144,44 @@ func (l *fakeLedger) status(ctx context.Context, txID string) (commitStatus, err
 		if ok {
 			return st, nil
 		}
+		l.setWaiting(+1)
 		select {
 		case <-ctx.Done():
+			l.setWaiting(-1)
 			return commitStatus{}, status.FromContextError(ctx.Err()).Err()
 		case <-ch:
+			l.setWaiting(-1)
 		}
 	}
+}
+
+func (l *fakeLedger) setWaiting(d int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.waiting += d
+}
+
+// passCommitWindows lets the simulated time pass every commit window that a
+// commit-status call of l is waiting out (a transaction the orderers lost),
+// until the test ends.
+func passCommitWindows(t *testing.T, clk *fakeClock, l *fakeLedger) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			l.mu.Lock()
+			waiting := l.waiting
+			l.mu.Unlock()
+			if waiting > 0 {
+				clk.fireNextTimer()
+			}
+		}
+	}()
 }
 
 func (l *fakeLedger) appliedCount(requestID string) int {
@@ -222,6 +256,12 @@ func (f *fakeEndpoint) setAlways(op string, ft fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.always[op] = ft
+}
+
+func (f *fakeEndpoint) clearAlways(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.always, op)
 }
 
 func (f *fakeEndpoint) setDown(down bool) {
@@ -375,14 +415,24 @@ func (s *fakeStream) Recv() (*blockEvents, error) {
 	}
 }
 
-// fakeClock fires every timer at once and records the requested delays.
+// fakeClock is simulated time: a sleep (After) returns at once and moves
+// the time forward by its duration, and records it; a Timer fires when the
+// time passes it (a sleep or Advance). It starts at the real time, so that
+// real context deadlines bound the simulated retries (retrier.wait
+// compares them with Now).
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
 	sleeps []time.Duration
+	timers []*fakeTimer
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+type fakeTimer struct {
+	due time.Time
+	ch  chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -394,10 +444,57 @@ func (c *fakeClock) After(d time.Duration) (<-chan time.Time, func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
+	c.advanceLocked(d)
 	ch := make(chan time.Time, 1)
 	ch <- c.now
 	return ch, func() {}
+}
+
+func (c *fakeClock) Timer(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{due: c.now.Add(d), ch: make(chan time.Time, 1)}
+	c.timers = append(c.timers, t)
+	return t.ch, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.timers = slices.DeleteFunc(c.timers, func(x *fakeTimer) bool { return x == t })
+	}
+}
+
+// Advance moves the time forward by d, firing the timers it passes.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.advanceLocked(d)
+}
+
+// fireNextTimer moves the time to the earliest pending timer, if any,
+// firing it.
+func (c *fakeClock) fireNextTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == 0 {
+		return
+	}
+	next := c.timers[0].due
+	for _, t := range c.timers[1:] {
+		if t.due.Before(next) {
+			next = t.due
+		}
+	}
+	c.advanceLocked(max(next.Sub(c.now), 0))
+}
+
+func (c *fakeClock) advanceLocked(d time.Duration) {
+	c.now = c.now.Add(d)
+	c.timers = slices.DeleteFunc(c.timers, func(t *fakeTimer) bool {
+		if t.due.After(c.now) {
+			return false
+		}
+		t.ch <- c.now
+		return true
+	})
 }
 
 func (c *fakeClock) delays() []time.Duration {

@@ -31,8 +31,8 @@ func (s *signer) creator() ([]byte, error) {
 	return proto.Marshal(&msp.SerializedIdentity{Mspid: s.id.MspID(), IdBytes: s.id.Credentials()})
 }
 
-// LoadIdentity loads (or, with Enroll, obtains) the identity described by
-// id and returns it with its signing function, ready for fabric-gateway.
+// LoadIdentity loads the identity described by id and returns it with its
+// signing function, ready for fabric-gateway.
 func LoadIdentity(ctx context.Context, id Identity) (identity.Identity, identity.Sign, error) {
 	s, err := loadSigner(ctx, id)
 	if err != nil {
@@ -57,10 +57,6 @@ func loadSigner(ctx context.Context, id Identity) (*signer, error) {
 		}
 	case id.MSPDir != "":
 		if certPEM, keyPEM, err = readMSPDir(id.MSPDir); err != nil {
-			return nil, err
-		}
-	default:
-		if certPEM, keyPEM, err = enrollOrReuse(ctx, id.Enroll); err != nil {
 			return nil, err
 		}
 	}

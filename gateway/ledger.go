@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -19,7 +20,7 @@ func submitTyped[R any, Q interface {
 	ID() string
 }](ctx context.Context, c *Client, fn string, req Q, opts []CallOption) (*R, error) {
 	if err := req.Validate(); err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "validate", Fn: fn, RequestID: req.ID(), Msg: err.Error(), Err: err}
+		return nil, validateError(fn, req.ID(), err)
 	}
 	res, err := SubmitAs[R](ctx, c, fn, req.ID(), req, opts...)
 	if err != nil {
@@ -28,10 +29,17 @@ func submitTyped[R any, Q interface {
 	return &res, nil
 }
 
+// validateError reports a request that failed trace's validation before
+// it left the process; err (a *trace.FieldError) is its Reason.
+func validateError(fn, requestID string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), trace.ErrInvalidRequest.Error()+": ")
+	return &Error{Kind: KindInvalid, Op: "validate", Fn: fn, RequestID: requestID, Msg: msg, Reason: err}
+}
+
 // evaluateTyped validates q and evaluates fn.
 func evaluateTyped[R any, Q interface{ Validate() error }](ctx context.Context, c *Client, fn string, q Q, opts []CallOption) (*R, error) {
 	if err := q.Validate(); err != nil {
-		return nil, &Error{Kind: KindInvalid, Op: "validate", Fn: fn, Msg: err.Error(), Err: err}
+		return nil, validateError(fn, "", err)
 	}
 	res, err := EvaluateAs[R](ctx, c, fn, q, opts...)
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 )
 
 // Metrics are the gateway's Prometheus collectors. Create them once with
-// NewMetrics on a registerer you own and pass them to every Client and
-// Batcher with WithMetrics / BatchMetrics. A nil *Metrics records nothing.
+// NewMetrics on a registerer you own and pass them to every Client with
+// WithMetrics. A nil *Metrics records nothing.
 type Metrics struct {
 	// SubmitSeconds: latency of Submit by fn and outcome ("ok", "refused" or
 	// an error Kind name such as "unavailable").
@@ -31,10 +31,6 @@ type Metrics struct {
 	StreamEvents *prometheus.CounterVec
 	// StreamReconnects: event stream reconnections, by stream.
 	StreamReconnects *prometheus.CounterVec
-	// BatchItems: items per flushed batch, by batcher name.
-	BatchItems *prometheus.HistogramVec
-	// BatchBytes: bytes per flushed batch, by batcher name.
-	BatchBytes *prometheus.HistogramVec
 }
 
 // NewMetrics creates the collectors and registers them on reg (if reg is
@@ -75,21 +71,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: ns, Subsystem: sub, Name: "stream_reconnects_total",
 			Help: "Event stream reconnections.",
 		}, []string{"stream"}),
-		BatchItems: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "batch_items",
-			Help: "Items per flushed batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 12),
-		}, []string{"batcher"}),
-		BatchBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "batch_bytes",
-			Help: "Bytes per flushed batch.", Buckets: prometheus.ExponentialBuckets(256, 4, 10),
-		}, []string{"batcher"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{
 		m.SubmitSeconds, m.EvaluateSeconds, m.Retries, m.Failovers, m.Lookups,
-		m.StreamLagBlocks, m.StreamEvents, m.StreamReconnects, m.BatchItems, m.BatchBytes,
+		m.StreamLagBlocks, m.StreamEvents, m.StreamReconnects,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
@@ -143,12 +131,5 @@ func (m *Metrics) streamEvent(stream string) {
 func (m *Metrics) streamReconnect(stream string) {
 	if m != nil {
 		m.StreamReconnects.WithLabelValues(stream).Inc()
-	}
-}
-
-func (m *Metrics) batch(name string, items, bytes int) {
-	if m != nil {
-		m.BatchItems.WithLabelValues(name).Observe(float64(items))
-		m.BatchBytes.WithLabelValues(name).Observe(float64(bytes))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 )
@@ -69,20 +70,37 @@ type rawEvent struct {
 	Payload []byte
 }
 
+// homeProbeEvery is how often a client away from its home endpoint
+// checks whether it may go back.
+const homeProbeEvery = time.Second
+
 // pool holds the endpoints and the current one. The current endpoint is
 // used until a call on it fails as unavailable or it turns unhealthy; then
 // the next healthy endpoint (in configuration order, wrapping) becomes
-// current.
+// current. The first endpoint is home (the client's own organisation's
+// peer, whose answers are the organisation's trust anchor): while the pool
+// is away from it, a background loop probes it every homeProbeEvery once
+// its connection looks healthy, and goes back as soon as a probe finds it
+// serving, chaincode included, and caught up (probe). It does so without
+// traffic, so a client is home within about two probe intervals of its
+// peer's return.
 type pool struct {
 	mu      sync.Mutex
 	eps     []endpoint
 	cur     int
 	log     *slog.Logger
 	metrics *Metrics
+	clock   clock
+	// probe reports whether ep serves and has caught up with the ledger;
+	// nil: never go home on its own.
+	probe    func(ep endpoint) bool
+	homeLoop bool          // the loop that brings the pool home runs
+	probes   int           // probes made (tests)
+	closed   chan struct{} // closed by close
 }
 
-func newPool(eps []endpoint, log *slog.Logger, m *Metrics) *pool {
-	return &pool{eps: eps, log: log, metrics: m}
+func newPool(eps []endpoint, log *slog.Logger, m *Metrics, clk clock, probe func(endpoint) bool) *pool {
+	return &pool{eps: eps, log: log, metrics: m, clock: clk, probe: probe, closed: make(chan struct{})}
 }
 
 // current returns the endpoint to use, first moving away from the current
@@ -98,6 +116,40 @@ func (p *pool) current() endpoint {
 		p.moveLocked(next, "unhealthy")
 	}
 	return p.eps[p.cur]
+}
+
+// goHome is the loop that runs while the pool is away from home: every
+// homeProbeEvery it probes home (when its connection looks healthy) and
+// moves back when the probe succeeds. It ends when the pool is home or
+// closed.
+func (p *pool) goHome() {
+	for {
+		tick, stop := p.clock.Timer(homeProbeEvery)
+		select {
+		case <-tick:
+		case <-p.closed:
+			stop()
+			return
+		}
+		p.mu.Lock()
+		if p.cur == 0 {
+			p.homeLoop = false
+			p.mu.Unlock()
+			return
+		}
+		home := p.eps[0]
+		p.mu.Unlock()
+		if !home.Healthy() {
+			continue
+		}
+		ok := p.probe(home)
+		p.mu.Lock()
+		p.probes++
+		if ok && p.cur != 0 && home.Healthy() {
+			p.moveLocked(0, "home endpoint healthy again")
+		}
+		p.mu.Unlock()
+	}
 }
 
 // fail reports that a call on ep failed in a way that makes ep suspect. If
@@ -142,11 +194,26 @@ func (p *pool) moveLocked(next int, reason string) {
 	p.cur = next
 	p.metrics.failover(from)
 	p.log.Warn("ledger endpoint failover", "endpoint", to, "from", from, "reason", reason)
+	if next != 0 && p.probe != nil && !p.homeLoop {
+		select {
+		case <-p.closed:
+		default:
+			p.homeLoop = true
+			go p.goHome()
+		}
+	}
 }
 
 func (p *pool) all() []endpoint { return p.eps }
 
 func (p *pool) close() error {
+	p.mu.Lock()
+	select {
+	case <-p.closed:
+	default:
+		close(p.closed)
+	}
+	p.mu.Unlock()
 	var first error
 	for _, ep := range p.eps {
 		if err := ep.Close(); err != nil && first == nil {

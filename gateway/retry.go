@@ -6,11 +6,17 @@ import (
 	"time"
 )
 
-// RetryPolicy bounds the retries of one call. Zero fields mean the defaults
-// of DefaultRetryPolicy.
+// RetryPolicy paces the retries of one call. Zero fields mean the defaults
+// of DefaultRetryPolicy. A call whose context has a deadline retries
+// transient failures until that deadline, however many tries it takes (an
+// ordering service that regains its quorum after 10 s must not end requests
+// that still have time left); a call without a deadline is bounded by
+// MaxAttempts.
 type RetryPolicy struct {
 	// MaxAttempts is the number of tries of each step of a call (endorse
-	// and evaluate, submit, commit status), first try included. Default 6.
+	// and evaluate, submit, commit status), first try included, when the
+	// call's context has no deadline (WithMaxAttempts applies it to every
+	// call). Default 6.
 	MaxAttempts int
 	// BaseDelay is the cap of the first backoff; it doubles each retry.
 	// Default 100ms.
@@ -88,8 +94,12 @@ func (p RetryPolicy) backoff(n int, randN func(int64) int64) time.Duration {
 type clock interface {
 	Now() time.Time
 	// After behaves as time.After but the returned stop func releases the
-	// timer.
+	// timer. It paces sleeps (backoff).
 	After(d time.Duration) (<-chan time.Time, func())
+	// Timer is After for a window the code races against (the commit
+	// window): a fake clock fires it only once its time has passed it,
+	// where it may fire a sleep at once.
+	Timer(d time.Duration) (<-chan time.Time, func())
 }
 
 type realClock struct{}
@@ -100,6 +110,8 @@ func (realClock) After(d time.Duration) (<-chan time.Time, func()) {
 	t := time.NewTimer(d)
 	return t.C, func() { t.Stop() }
 }
+
+func (c realClock) Timer(d time.Duration) (<-chan time.Time, func()) { return c.After(d) }
 
 // sleep waits d or until ctx ends, whichever comes first.
 func sleep(ctx context.Context, clk clock, d time.Duration) error {
@@ -120,21 +132,26 @@ func defaultRandN(n int64) int64 { return rand.Int64N(n) }
 
 // retrier paces the retries of one step of one call: no wait when moving
 // to another endpoint that looks healthy and has not failed during this
-// call (failover must be fast), backoff with full jitter otherwise.
+// call (failover must be fast), backoff with full jitter otherwise (the
+// same endpoint again, e.g. while the ordering service elects a leader).
+// Tries are counted against MaxAttempts only when counted is set (the
+// call's context has no deadline, or the caller asked for a count);
+// otherwise the deadline alone ends them (see wait).
 type retrier struct {
-	policy RetryPolicy
-	clock  clock
-	randN  func(int64) int64
-	tries  int
-	failed map[string]bool
+	policy  RetryPolicy
+	clock   clock
+	randN   func(int64) int64
+	counted bool
+	tries   int
+	failed  map[string]bool
 }
 
-func newRetrier(p RetryPolicy, clk clock, randN func(int64) int64) *retrier {
-	return &retrier{policy: p, clock: clk, randN: randN, tries: 1, failed: map[string]bool{}}
+func newRetrier(p RetryPolicy, clk clock, randN func(int64) int64, counted bool) *retrier {
+	return &retrier{policy: p, clock: clk, randN: randN, counted: counted, tries: 1, failed: map[string]bool{}}
 }
 
 // exhausted reports whether every allowed try has been made.
-func (r *retrier) exhausted() bool { return r.tries >= r.policy.MaxAttempts }
+func (r *retrier) exhausted() bool { return r.counted && r.tries >= r.policy.MaxAttempts }
 
 // failedOn records that the try on endpoint addr failed.
 func (r *retrier) failedOn(addr string) { r.failed[addr] = true }
@@ -147,9 +164,14 @@ func (r *retrier) delay(next endpoint) time.Duration {
 	return r.policy.backoff(r.tries, r.randN)
 }
 
-// wait sleeps before the next try on next and counts it.
+// wait sleeps before the next try on next and counts it. It fails at once
+// with context.DeadlineExceeded when the next try would start after ctx's
+// deadline: sleeping until then could not help.
 func (r *retrier) wait(ctx context.Context, next endpoint) error {
 	d := r.delay(next)
 	r.tries++
+	if dl, ok := ctx.Deadline(); ok && !r.clock.Now().Add(d).Before(dl) {
+		return context.DeadlineExceeded
+	}
 	return sleep(ctx, r.clock, d)
 }

@@ -79,7 +79,7 @@ func TestRetrierFailoverIsImmediate(t *testing.T) {
 	l := newFakeLedger()
 	a, b := newFakeEndpoint("a:1", l), newFakeEndpoint("b:1", l)
 	clk := newFakeClock()
-	r := newRetrier(RetryPolicy{MaxAttempts: 5, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}, clk, func(n int64) int64 { return n / 2 })
+	r := newRetrier(RetryPolicy{MaxAttempts: 5, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}, clk, func(n int64) int64 { return n / 2 }, true)
 	r.failedOn("a:1")
 	if d := r.delay(b); d != 0 {
 		t.Errorf("delay before a first try on healthy b = %v, want 0", d)
@@ -110,7 +110,7 @@ func TestPoolFailover(t *testing.T) {
 	l := newFakeLedger()
 	a, b, c := newFakeEndpoint("a:1", l), newFakeEndpoint("b:1", l), newFakeEndpoint("c:1", l)
 	m, _ := NewMetrics(nil)
-	p := newPool([]endpoint{a, b, c}, discardLogger(), m)
+	p := newPool([]endpoint{a, b, c}, discardLogger(), m, newFakeClock(), nil)
 	step := func(want *fakeEndpoint) {
 		t.Helper()
 		if got := p.current(); got != want {
@@ -150,7 +150,7 @@ func TestPoolFailover(t *testing.T) {
 		t.Errorf("failovers from b = %v, want 2", got)
 	}
 
-	single := newPool([]endpoint{a}, discardLogger(), nil)
+	single := newPool([]endpoint{a}, discardLogger(), nil, newFakeClock(), nil)
 	single.fail(a)
 	if single.current() != a {
 		t.Error("single endpoint pool moved")

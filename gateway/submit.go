@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -10,7 +12,11 @@ import (
 )
 
 func errorFrom(v verdict, op, fn, requestID, txID string, err error) *Error {
-	return &Error{Kind: v.kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: v.code, Msg: v.msg, Err: err}
+	reason := v.reason
+	if reason == nil {
+		reason = reasonOf(v.kind, v.msg)
+	}
+	return &Error{Kind: v.kind, Op: op, Fn: fn, RequestID: requestID, TxID: txID, Code: v.code, Msg: v.msg, Reason: reason, Err: err}
 }
 
 // submit runs one request to completion: endorse, order, commit, retrying
@@ -31,10 +37,12 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 		}
 	}
 
-	r := newRetrier(pol, c.clock, c.randN)
+	counted := c.counted(ctx, co)
+	r := newRetrier(pol, c.clock, c.randN, counted)
 	// maybeApplied: some transaction of this request may be (or become) part
 	// of the ledger; a failure then has an unknown outcome.
 	maybeApplied := false
+	timeUp := false
 	var last *Error
 	for runCtx.Err() == nil {
 		ep := c.pool.current()
@@ -48,9 +56,9 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 		case err != nil:
 			v := classify(phaseEndorse, err)
 			last = errorFrom(v, "endorse", fn, requestID, "", err)
+			r.failedOn(ep.Addr())
 			if v.endpointSuspect {
 				c.pool.fail(ep)
-				r.failedOn(ep.Addr())
 			}
 			if !v.transient {
 				return nil, rc, last
@@ -61,23 +69,23 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 		default:
 			txLog := log.With("tx_id", tx.TxID)
 			rc.TxID = tx.TxID
-			st, at, ordered, transient, oerr := c.order(runCtx, fn, requestID, ep, tx, pol, txLog)
-			if ordered {
+			o := c.order(runCtx, fn, requestID, ep, tx, pol, counted, txLog)
+			if o.ordered {
 				maybeApplied = true
 			}
 			ambiguous := false
 			switch {
-			case oerr == nil && st.Code == peer.TxValidationCode_VALID:
-				c.observeBlock(st.Block)
-				rc.Block, rc.Endpoint = st.Block, at.Addr()
-				txLog.Debug("transaction committed", "block", st.Block, "endpoint", at.Addr())
+			case o.err == nil && o.status.Code == peer.TxValidationCode_VALID:
+				c.observeBlock(o.status.Block)
+				rc.Block, rc.Endpoint = o.status.Block, o.at.Addr()
+				txLog.Debug("transaction committed", "block", o.status.Block, "endpoint", o.at.Addr())
 				return tx.Result, rc, nil
-			case oerr == nil:
-				c.observeBlock(st.Block)
-				v := classifyCommitCode(st.Code)
-				last = errorFrom(v, "commit", fn, requestID, tx.TxID, &client.CommitError{TransactionID: tx.TxID, Code: st.Code})
-				last.Msg = "transaction invalidated by the committing peers"
-				txLog.Warn("transaction not valid", "code", st.Code.String(), "block", st.Block, "endpoint", at.Addr())
+			case o.err == nil:
+				c.observeBlock(o.status.Block)
+				v := classifyCommitCode(o.status.Code)
+				v.msg = "transaction invalidated by the committing peers"
+				last = errorFrom(v, "commit", fn, requestID, tx.TxID, &client.CommitError{TransactionID: tx.TxID, Code: o.status.Code})
+				txLog.Warn("transaction not valid", "code", o.status.Code.String(), "block", o.status.Block, "endpoint", o.at.Addr())
 				switch {
 				case v.kind == KindUnknownOutcome:
 					ambiguous = true
@@ -86,20 +94,31 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 				}
 				reason = "commit_" + v.kind.String()
 			default:
-				last = oerr
-				if !ordered {
-					if !transient {
-						return nil, rc, last
-					}
-					reason = oerr.Op + "_" + oerr.Kind.String()
-				} else {
+				last = o.err
+				switch {
+				case o.windowMissed:
+					// Ordered, yet not committed in time: the orderers may
+					// have lost it (a leader died or stepped down with blocks
+					// in flight). Find out, and run the request again if the
+					// ledger does not have it.
 					ambiguous = true
+				case !o.ordered && !o.transient:
+					return nil, rc, last
+				case !o.ordered:
+					reason = o.err.Op + "_" + o.err.Kind.String()
+					r.failedOn(o.at.Addr()) // back off before the next try there
+				default:
+					ambiguous = true
+					r.failedOn(o.at.Addr())
 				}
 			}
 			if ambiguous {
 				reason = "unknown_outcome"
+				if o.windowMissed {
+					reason = "commit_window"
+				}
 				if c.lookup != nil {
-					found, res, lerr := c.lookupRequest(ctx, fn, requestID, txLog)
+					found, res, lerr := c.lookupRequest(runCtx, fn, requestID, txLog)
 					switch {
 					case lerr == nil && found:
 						rc.TxID, rc.Block, rc.FromLookup = "", 0, true
@@ -108,10 +127,12 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 						// Not on the ledger as far as the lookup's peer
 						// knows: run it again; if the first transaction
 						// commits after all, the chaincode's de-duplication
-						// makes the second one return its outcome.
-						reason = "lookup_not_found"
+						// makes the second one return its outcome (or fail
+						// its read of the request key, and the next one
+						// return it).
+						reason += "_not_found"
 					default:
-						reason = "lookup_error"
+						reason += "_lookup_error"
 					}
 				}
 			}
@@ -122,14 +143,32 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 		}
 		c.metrics.retry(fn, reason)
 		if err := r.wait(runCtx, c.pool.current()); err != nil {
+			timeUp = true
 			break
 		}
 	}
-	return nil, rc, c.finalError(runCtx, fn, requestID, rc.TxID, maybeApplied, last)
+	// Out of time (or of tries) with the outcome still open: one last look
+	// with the reserve kept for it.
+	if maybeApplied && c.lookup != nil && ctx.Err() == nil {
+		if found, res, lerr := c.lookupRequest(ctx, fn, requestID, log); lerr == nil && found {
+			rc.TxID, rc.Block, rc.FromLookup = "", 0, true
+			return res, rc, nil
+		}
+	}
+	return nil, rc, c.finalError(runCtx, fn, requestID, rc.TxID, maybeApplied, timeUp, last)
 }
 
-// finalError is the error of a request that ran out of attempts or time.
-func (c *Client) finalError(ctx context.Context, fn, requestID, txID string, maybeApplied bool, last *Error) *Error {
+// counted reports whether the tries of a call are counted against
+// MaxAttempts: when the caller asked for a count, or its context has no
+// deadline to bound them.
+func (c *Client) counted(ctx context.Context, co *callOptions) bool {
+	_, hasDeadline := ctx.Deadline()
+	return co.maxAttempts > 0 || !hasDeadline
+}
+
+// finalError is the error of a request that ran out of attempts or time
+// (timeUp: no try could have completed before ctx's deadline).
+func (c *Client) finalError(ctx context.Context, fn, requestID, txID string, maybeApplied, timeUp bool, last *Error) *Error {
 	kind := KindUnavailable
 	if last != nil {
 		kind = last.Kind
@@ -137,7 +176,7 @@ func (c *Client) finalError(ctx context.Context, fn, requestID, txID string, may
 	if maybeApplied {
 		kind = KindUnknownOutcome
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || timeUp {
 		var cause error
 		if last != nil {
 			cause = last
@@ -152,18 +191,34 @@ func (c *Client) finalError(ctx context.Context, fn, requestID, txID string, may
 	}
 	e := *last
 	e.Kind = kind
+	e.Reason = nil // the last failure's reason, if any, stays reachable through Err
 	e.Err = last
 	return &e
 }
 
+// ordering is how order ended.
+type ordering struct {
+	status commitStatus
+	at     endpoint // the endpoint that answered the commit status
+	// ordered: the transaction may be on the ledger (a submit may have
+	// reached the orderer).
+	ordered bool
+	// transient: the failure, if any, is worth another attempt.
+	transient bool
+	// windowMissed: the orderer accepted the transaction but it did not
+	// commit within the commit window.
+	windowMissed bool
+	err          *Error
+}
+
 // order submits tx, re-sending the same signed transaction (same ID, which
-// the ledger de-duplicates) through another endpoint when a submit fails,
-// then waits for its commit status, asking another endpoint when a commit
-// status call fails. ordered reports whether tx may be on the ledger (it
-// is true once a submit may have reached the orderer); transient whether the
-// failure, if any, is worth another attempt.
-func (c *Client) order(ctx context.Context, fn, requestID string, ep endpoint, tx *endorsedTx, pol RetryPolicy, log *slog.Logger) (st commitStatus, at endpoint, ordered, transient bool, _ *Error) {
-	r := newRetrier(pol, c.clock, c.randN)
+// the ledger de-duplicates) when a submit fails (through another endpoint
+// when the failure was the peer's, through the same one after a backoff
+// when it was the ordering service's), then waits up to the commit window
+// for its commit status, asking another endpoint when a commit-status call
+// fails.
+func (c *Client) order(ctx context.Context, fn, requestID string, ep endpoint, tx *endorsedTx, pol RetryPolicy, counted bool, log *slog.Logger) (o ordering) {
+	r := newRetrier(pol, c.clock, c.randN, counted)
 	for {
 		sctx, cancel := callCtx(ctx, c.timeouts.Submit)
 		err := ep.Submit(sctx, tx)
@@ -172,50 +227,87 @@ func (c *Client) order(ctx context.Context, fn, requestID string, ep endpoint, t
 			break
 		}
 		v := classify(phaseSubmit, err)
-		e := errorFrom(v, "submit", fn, requestID, tx.TxID, err)
-		ordered = ordered || v.mayBeOrdered
+		o.err = errorFrom(v, "submit", fn, requestID, tx.TxID, err)
+		o.ordered = o.ordered || v.mayBeOrdered
+		o.transient = v.transient
+		r.failedOn(ep.Addr())
 		if v.endpointSuspect {
 			c.pool.fail(ep)
-			r.failedOn(ep.Addr())
 		}
-		log.Warn("submit failed", "endpoint", ep.Addr(), "err", err, "maybe_ordered", v.mayBeOrdered)
+		log.Warn("submit failed", "endpoint", ep.Addr(), "err", err, "maybe_ordered", v.mayBeOrdered, "peer_suspect", v.endpointSuspect)
 		if !v.transient || r.exhausted() || ctx.Err() != nil {
-			return st, ep, ordered, v.transient, e
+			o.at = ep
+			return o
 		}
 		c.metrics.retry(fn, "submit_"+v.kind.String())
 		next := c.pool.current()
 		if err := r.wait(ctx, next); err != nil {
-			return st, ep, ordered, v.transient, e
+			o.at = ep
+			return o
 		}
 		ep = next
 	}
 
-	ordered = true
-	r = newRetrier(pol, c.clock, c.randN)
+	o.ordered, o.transient, o.err = true, false, nil
+	r = newRetrier(pol, c.clock, c.randN, counted)
+	window, stopWindow := c.clock.Timer(c.timeouts.CommitWindow)
+	defer stopWindow()
 	for {
-		cctx, cancel := callCtx(ctx, c.timeouts.CommitStatus)
-		s, err := ep.CommitStatus(cctx, tx.TxID)
-		cancel()
+		s, err, missed := commitStatusWithin(ctx, ep, tx.TxID, window)
+		o.at = ep
 		if err == nil {
-			return s, ep, true, false, nil
+			o.status, o.err = s, nil
+			return o
+		}
+		if missed {
+			log.Warn("transaction not committed within the commit window; the orderers may have lost it", "endpoint", ep.Addr(), "window", c.timeouts.CommitWindow)
+			o.windowMissed, o.transient = true, true
+			o.err = &Error{Kind: KindUnknownOutcome, Op: "commit status", Fn: fn, RequestID: requestID, TxID: tx.TxID, Code: "CommitWindow",
+				Msg: fmt.Sprintf("ordered but not committed within %s", c.timeouts.CommitWindow), Err: err}
+			return o
 		}
 		v := classify(phaseCommitStatus, err)
-		e := errorFrom(v, "commit status", fn, requestID, tx.TxID, err)
+		o.err = errorFrom(v, "commit status", fn, requestID, tx.TxID, err)
+		o.transient = v.transient
+		r.failedOn(ep.Addr())
 		if v.endpointSuspect {
 			c.pool.fail(ep)
-			r.failedOn(ep.Addr())
 		}
 		log.Warn("commit status failed", "endpoint", ep.Addr(), "err", err)
 		if !v.transient || r.exhausted() || ctx.Err() != nil {
-			return st, ep, true, v.transient, e
+			return o
 		}
 		c.metrics.retry(fn, "commit_status_"+v.kind.String())
 		next := c.pool.current()
 		if err := r.wait(ctx, next); err != nil {
-			return st, ep, true, v.transient, e
+			return o
 		}
 		ep = next
 	}
+}
+
+// commitStatusWithin asks ep for the commit status of txID until window
+// fires. missed reports that the window ended the call, not the peer or
+// ctx.
+func commitStatusWithin(ctx context.Context, ep endpoint, txID string, window <-chan time.Time) (_ commitStatus, _ error, missed bool) {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var windowFired atomic.Bool
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-window:
+			windowFired.Store(true)
+			cancel()
+		case <-done:
+		}
+	}()
+	s, err := ep.CommitStatus(cctx, txID)
+	if err != nil && windowFired.Load() && ctx.Err() == nil {
+		return s, err, true
+	}
+	return s, err, false
 }
 
 // lookupRequest asks the request lookup whether requestID is on the ledger.
@@ -241,7 +333,7 @@ func (c *Client) lookupRequest(ctx context.Context, fn, requestID string, log *s
 
 // evaluate runs a query with retries and failover.
 func (c *Client) evaluate(ctx context.Context, fn string, arg []byte, co *callOptions) ([]byte, error) {
-	r := newRetrier(c.policyFor(co), c.clock, c.randN)
+	r := newRetrier(c.policyFor(co), c.clock, c.randN, c.counted(ctx, co))
 	var last *Error
 	for {
 		if ctx.Err() != nil {
@@ -273,7 +365,8 @@ func (c *Client) evaluate(ctx context.Context, fn string, arg []byte, co *callOp
 		c.log.Warn("evaluate failed", "fn", fn, "endpoint", ep.Addr(), "err", err)
 		c.metrics.retry(fn, "evaluate_"+v.kind.String())
 		if err := r.wait(ctx, c.pool.current()); err != nil {
-			continue
+			// No time left for another try.
+			return nil, ctxError(ctx, KindUnavailable, "evaluate", fn, "", "", last)
 		}
 	}
 }

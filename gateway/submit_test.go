@@ -17,7 +17,12 @@ import (
 func put(id string) putRequest { return putRequest{RequestID: id, Key: "k-" + id, Value: "v"} }
 
 func TestSubmitExactlyOnce(t *testing.T) {
-	ambiguous := status.Error(codes.DeadlineExceeded, "submit timeout expired while broadcasting to ordering service")
+	// The peer did not answer the submit in time: it may have forwarded
+	// the transaction to the orderer.
+	ambiguous := status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+	// Every orderer answered SERVICE_UNAVAILABLE (raft has no leader): the
+	// peer is fine, nothing was ordered.
+	noLeader := status.Error(codes.Unavailable, "no orderers could successfully process transaction")
 	tests := []struct {
 		name string
 		// setup scripts faults on the two endpoints a and b (a is current).
@@ -99,6 +104,28 @@ func TestSubmitExactlyOnce(t *testing.T) {
 			wantEndors: 1, wantLookup: true, wantFailover: true,
 		},
 		{
+			name: "orderers without a leader: the same transaction resent to the same healthy peer",
+			setup: func(_ *fakeLedger, a, _ *fakeEndpoint) {
+				a.addFault("submit", fault{err: noLeader}, fault{err: noLeader}, fault{err: noLeader})
+			},
+			wantEndors: 1,
+		},
+		{
+			name: "accepted by the orderer, then lost (leader died): window missed, lookup, run again",
+			setup: func(_ *fakeLedger, a, _ *fakeEndpoint) {
+				a.addFault("submit", fault{}) // accepted, never ordered
+			},
+			lookup:     true,
+			wantEndors: 2,
+		},
+		{
+			name: "accepted, lost, no lookup: run again",
+			setup: func(_ *fakeLedger, a, _ *fakeEndpoint) {
+				a.addFault("submit", fault{})
+			},
+			wantEndors: 2,
+		},
+		{
 			name: "MVCC conflict at commit: re-endorsed",
 			setup: func(l *fakeLedger, a, _ *fakeEndpoint) {
 				// Another writer touches the request key between endorsement
@@ -122,7 +149,8 @@ func TestSubmitExactlyOnce(t *testing.T) {
 			if tt.lookup {
 				opts = append(opts, lookupQuery())
 			}
-			c, _ := newTestClient(t, []*fakeEndpoint{a, b}, opts...)
+			c, clk := newTestClient(t, []*fakeEndpoint{a, b}, opts...)
+			passCommitWindows(t, clk, l)
 
 			var got putResult
 			var rc Receipt

@@ -6,8 +6,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,3 +144,82 @@ func bizSteps(t *testing.T, doc []byte) []string {
 // validateEPCIS checks a document against the official EPCIS 2.0 JSON
 // Schema in ../shared/epcis, offline.
 func validateEPCIS(t *testing.T, doc []byte) error { return epcisschema.Validate(t, doc) }
+
+// An import through the operators' CLI (each event signed by its site
+// through package gateway) with one event the chaincode refuses — a pack
+// listed loose and inside the SSCC it ships in — rejects that event with
+// the chaincode's reason and applies the rest: the refusal reaches the
+// importer as the chaincode's typed error, not as a failure that stops
+// the import.
+func TestEPCISCLIImportRejectsTheEventTheChaincodeRefuses(t *testing.T) {
+	n := testnet.Get(t)
+	mfr := newActor(t, n, "Manufacturer", "mfr-alpha")
+	wh := newActor(t, n, "Distributor", "wh-north")
+	tag := runTag()
+	g, lot := randomGTIN("4012345"), "CL"+tag
+	product := trace.RegisterProductRequest{RequestHeader: header(), GTIN: g, Name: "Ibuprofen 400 mg", Form: "tablet", Strength: "400 mg", PackSize: 20}
+	wantOutcome(t, "register product", submit[trace.ProductResult](t, mfr, "RegisterProduct", product).Outcome, trace.StatusOK, "")
+
+	must := func(s string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	epc := func(serial string) string { return must(epcis.SGTIN(g, serial, 7)) }
+	caseID := sscc("4012345", rand.IntN(1e9))
+	site := must(epcis.SGLN(mfr.gln, 7))
+	where := fmt.Sprintf(`"readPoint":{"id":%q},"bizLocation":{"id":%q}`, site, site)
+	dest := fmt.Sprintf(`"destinationList":[{"type":"location","destination":%q}]`, must(epcis.SGLN(wh.gln, 7)))
+	a, b, c := "CL"+tag+"A", "CL"+tag+"B", "CL"+tag+"C"
+	events := []string{
+		fmt.Sprintf(`{"type":"ObjectEvent","eventTime":"2026-01-02T10:00:00Z","eventTimeZoneOffset":"+00:00","epcList":[%q,%q,%q],
+		 "action":"ADD","bizStep":"commissioning","disposition":"active",%s,"ilmd":{"cbvmda:lotNumber":%q,"cbvmda:itemExpirationDate":"2030-12-31"}}`,
+			epc(a), epc(b), epc(c), where, lot),
+		fmt.Sprintf(`{"type":"AggregationEvent","eventTime":"2026-01-02T11:00:00Z","eventTimeZoneOffset":"+00:00","parentID":%q,
+		 "childEPCs":[%q,%q],"action":"ADD","bizStep":"packing",%s}`, must(epcis.SSCC(caseID, 7)), epc(a), epc(b), where),
+		// Refused by the chaincode: pack a is loose and in the case.
+		fmt.Sprintf(`{"type":"ObjectEvent","eventTime":"2026-01-03T10:00:00Z","eventTimeZoneOffset":"+00:00","epcList":[%q,%q],
+		 "action":"OBSERVE","bizStep":"shipping","disposition":"in_transit",%s,%s}`, must(epcis.SSCC(caseID, 7)), epc(a), where, dest),
+		fmt.Sprintf(`{"type":"ObjectEvent","eventTime":"2026-01-03T10:05:00Z","eventTimeZoneOffset":"+00:00","epcList":[%q],
+		 "action":"OBSERVE","bizStep":"shipping","disposition":"in_transit",%s,%s}`, epc(c), where, dest),
+	}
+	doc := `{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument","schemaVersion":"2.0",
+	 "creationDate":"2026-01-04T00:00:00Z","epcisBody":{"eventList":[` + strings.Join(events, ",") + `]}}`
+	dir := t.TempDir()
+	file, rep := filepath.Join(dir, "refused.jsonld"), filepath.Join(dir, "refused.report.json")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := epcisCmd(n, nil, "import", "-spec", filepath.Join(n.Dir, "network.yaml"), "-run", n.Dir, "-report", rep, file)
+	if err == nil || err.Error() != "exit status 3" {
+		t.Fatalf("import: %v (want exit status 3: some event rejected)\n%s", err, tailLines(out, 30))
+	}
+	var r importReport
+	if b, err := os.ReadFile(rep); err != nil {
+		t.Fatalf("no report: %v\n%s", err, tailLines(out, 30))
+	} else if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	var rejected []struct {
+		EventIndex int    `json:"eventIndex"`
+		Reason     string `json:"reason"`
+	}
+	if err := json.Unmarshal(r.Events.Rejected, &rejected); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("import: applied %d, skipped %d, rejected %d: %+v", r.Applied, r.Skipped, r.Rejected, rejected)
+	if r.Applied != 3 || r.Rejected != 1 || len(rejected) != 1 || rejected[0].EventIndex != 2 ||
+		!strings.Contains(rejected[0].Reason, "also in SSCC "+caseID) {
+		t.Fatalf("want events 0, 1, 3 applied and event 2 rejected for the pack also in the SSCC; got %+v\n%s", r, tailLines(out, 30))
+	}
+	// The ledger: c is in transit, a and b are still in their case at the
+	// manufacturer.
+	for serial, want := range map[string]trace.PackState{a: trace.StateActive, b: trace.StateActive, c: trace.StateInTransit} {
+		p := evaluate[trace.GetPackResult](t, mfr, "GetPack", trace.PackQuery{GTIN: g, Serial: serial})
+		if p.Pack.State != want {
+			t.Errorf("pack %s: state %s, want %s", serial, p.Pack.State, want)
+		}
+	}
+}

@@ -34,18 +34,8 @@ var errorClasses = []error{ErrInvalidRequest, ErrAccessDenied, ErrNotFound, ErrC
 // none of them (ledger or infrastructure failure: usually worth a retry).
 // When several prefixes occur, the earliest occurrence wins.
 func Classify(msg string) error {
-	var best error
-	bestAt := -1
-	for _, c := range errorClasses {
-		p := c.Error() + ": "
-		if strings.HasPrefix(msg, p) {
-			return c
-		}
-		if i := strings.Index(msg, p); i >= 0 && (bestAt < 0 || i < bestAt) {
-			best, bestAt = c, i
-		}
-	}
-	return best
+	c, _ := classAt(msg)
+	return c
 }
 
 // ClassifyError is Classify applied to err: it first looks for a wrapped
@@ -62,13 +52,34 @@ func ClassifyError(err error) error {
 	return Classify(err.Error())
 }
 
-// Invalid returns an ErrInvalidRequest error about field, e.g.
+// FieldError is an ErrInvalidRequest about one field of a request: its
+// message is `invalid request: <field>: <msg>` (`invalid request: <msg>`
+// without a field), it matches ErrInvalidRequest through errors.Is, and
+// errors.As finds it wherever it is wrapped, also on the client side of
+// the Fabric boundary (see ParseError).
+type FieldError struct {
+	// Field is the JSON path of the offending field ("serials[3]",
+	// "packs[2].serial", "to.msp"), a query or path parameter, or "" when
+	// the request as a whole is wrong (undecodable JSON).
+	Field string
+	// Msg says what is wrong with it.
+	Msg string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return ErrInvalidRequest.Error() + ": " + e.Msg
+	}
+	return ErrInvalidRequest.Error() + ": " + e.Field + ": " + e.Msg
+}
+
+// Unwrap returns ErrInvalidRequest.
+func (e *FieldError) Unwrap() error { return ErrInvalidRequest }
+
+// Invalid returns a *FieldError about field, e.g.
 // `invalid request: serials[3]: "AB\x01" is not GS1 character set 82`.
 func Invalid(field, format string, args ...any) error {
-	if field == "" {
-		return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
-	}
-	return fmt.Errorf("%w: %s: %s", ErrInvalidRequest, field, fmt.Sprintf(format, args...))
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Denied returns an ErrAccessDenied error with the given explanation.
@@ -94,3 +105,95 @@ func field(name string, err error) error {
 	}
 	return Invalid(name, "%s", err.Error())
 }
+
+// ParseError rebuilds the typed error of a chaincode error message, as the
+// chaincode returned it or wrapped by the peer or the gateway (e.g.
+// `chaincode response 500, invalid request: packs[0]: ...` or
+// `... message:"access denied: ..."`): a *FieldError for ErrInvalidRequest
+// (with its field when the message names one), the class sentinel wrapped
+// with the message for the other classes. The message starts at the
+// earliest class prefix, as in Classify; wrapping text before it is
+// dropped, and so is the rest of a quoted message after its closing quote.
+// ParseError returns nil when the message carries no class.
+func ParseError(msg string) error {
+	class, at := classAt(msg)
+	if class == nil {
+		return nil
+	}
+	rest := msg[at+len(class.Error())+2:]
+	if at > 0 && msg[at-1] == '"' {
+		rest = unquoteTail(rest)
+	}
+	if class != ErrInvalidRequest {
+		return fmt.Errorf("%w: %s", class, rest)
+	}
+	if n := fieldPathLen(rest); n > 0 && strings.HasPrefix(rest[n:], ": ") {
+		return &FieldError{Field: rest[:n], Msg: rest[n+2:]}
+	}
+	return &FieldError{Msg: rest}
+}
+
+// classAt returns the class whose prefix occurs earliest in msg and where.
+func classAt(msg string) (error, int) {
+	var best error
+	bestAt := -1
+	for _, c := range errorClasses {
+		if i := strings.Index(msg, c.Error()+": "); i >= 0 && (bestAt < 0 || i < bestAt) {
+			best, bestAt = c, i
+		}
+	}
+	return best, bestAt
+}
+
+// unquoteTail cuts s at its first unescaped double quote and undoes the
+// \" and \\ escapes before it (a message quoted in a protobuf text dump).
+func unquoteTail(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return b.String()
+		case c == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\'):
+			i++
+			b.WriteByte(s[i])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// fieldPathLen returns the length of the field path at the start of s: a
+// JSON path of identifiers with optional [n] indexes joined by dots
+// ("packs[2].serial"), or 0 when s does not start with one.
+func fieldPathLen(s string) int {
+	i := 0
+	for {
+		start := i
+		for i < len(s) && (isLetter(s[i]) || i > start && (isDigit(s[i]) || s[i] == '_')) {
+			i++
+		}
+		if i == start {
+			return 0
+		}
+		for i < len(s) && s[i] == '[' {
+			j := i + 1
+			for j < len(s) && isDigit(s[j]) {
+				j++
+			}
+			if j == i+1 || j >= len(s) || s[j] != ']' {
+				return 0
+			}
+			i = j + 1
+		}
+		if i < len(s) && s[i] == '.' {
+			i++
+			continue
+		}
+		return i
+	}
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

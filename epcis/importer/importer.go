@@ -43,8 +43,9 @@ import (
 )
 
 // Ledger is the chaincode as one identity sees it (api.Ledger has the same
-// shape). A chaincode error keeps its class reachable through
-// trace.ClassifyError; a business refusal is a result, not an error.
+// shape). A chaincode error keeps its class reachable through errors.Is
+// with the trace sentinels (package gateway rebuilds the chaincode's typed
+// error); a business refusal is a result, not an error.
 type Ledger interface {
 	Submit(ctx context.Context, fn string, req trace.WriteRequest, result any) error
 	Evaluate(ctx context.Context, fn string, req trace.Request, result any) error
@@ -58,10 +59,11 @@ type Options struct {
 	// site and are signed with the ledger of the first.
 	LedgerFor func(p *epcis.Planned) (Ledger, error)
 	// Stop reports whether a Submit or Evaluate error stops the import
-	// (returned by Run) rather than rejecting the event. The default stops
-	// on every error trace.ClassifyError does not classify (no peer,
-	// outcome unknown, cancelled): the ledger did not judge the event, and
-	// running the import again is safe.
+	// (returned by Run) rather than rejecting the event: the ledger did not
+	// judge the event (no peer, outcome unknown, cancelled), and running
+	// the import again is safe. Clients of package gateway pass
+	// gateway.Retryable. The default stops on every error that carries no
+	// trace class.
 	Stop func(error) bool
 	// Workers is the number of writes of one segment in flight at once
 	// (default 8).
@@ -84,7 +86,7 @@ func LookupPack(ctx context.Context, led Ledger) func(trace.PackRef) (lot, expir
 		var got trace.GetPackResult
 		err := led.Evaluate(ctx, trace.TxGetPack, &trace.PackQuery{GTIN: ref.GTIN, Serial: ref.Serial}, &got)
 		switch {
-		case err != nil && trace.ClassifyError(err) == trace.ErrNotFound:
+		case errors.Is(err, trace.ErrNotFound):
 			return "", "", false, nil
 		case err != nil:
 			return "", "", false, err
@@ -420,7 +422,7 @@ func (im *importer) write(ctx context.Context, led Ledger, op epcis.Op) (outcome
 	res := resultFor(op.Transaction)
 	err := led.Submit(ctx, op.Transaction, op.Request, res)
 	switch {
-	case err != nil && trace.ClassifyError(err) == trace.ErrConflict:
+	case errors.Is(err, trace.ErrConflict): // the chaincode's conflict, not a read conflict at commit
 		return outcome{kind: "conflict", reason: err.Error()}, nil
 	case err != nil && im.opt.Stop(err):
 		return outcome{}, fmt.Errorf("%s %s: %w", op.Transaction, id, err)

@@ -65,7 +65,9 @@ type Chaincode struct {
 	Policy string `yaml:"policy"`
 }
 
-// Ordering holds the orderer batch and etcdraft settings.
+// Ordering holds the orderer batch and etcdraft settings (channel
+// configuration, fixed when the channel is created) and the orderers'
+// cluster settings (orderer.yaml General.Cluster, read at start).
 type Ordering struct {
 	BatchTimeout      Duration `yaml:"batchTimeout"`
 	MaxMessageCount   int      `yaml:"maxMessageCount"`
@@ -74,6 +76,26 @@ type Ordering struct {
 	TickInterval      Duration `yaml:"tickInterval"`
 	ElectionTick      int      `yaml:"electionTick"`
 	HeartbeatTick     int      `yaml:"heartbeatTick"`
+	// MaxInflightBlocks and SnapshotIntervalSize are etcdraft Options;
+	// zero/empty mean fabnet's defaults (5, "1 MB").
+	MaxInflightBlocks    int    `yaml:"maxInflightBlocks"`
+	SnapshotIntervalSize string `yaml:"snapshotIntervalSize"`
+	// Cluster is orderer.yaml General.Cluster; zero fields keep Fabric's
+	// defaults.
+	Cluster OrdererCluster `yaml:"cluster"`
+}
+
+// OrdererCluster is the orderer-to-orderer communication of etcdraft.
+type OrdererCluster struct {
+	// RPCTimeout bounds a forward of a transaction to the leader and a
+	// cluster stream operation (Fabric default 7s).
+	RPCTimeout Duration `yaml:"rpcTimeout"`
+	// DialTimeout bounds a connection attempt to another orderer
+	// (Fabric default 5s).
+	DialTimeout Duration `yaml:"dialTimeout"`
+	// SendBufferSize is the per-stream queue of messages to another
+	// orderer (Fabric default 100).
+	SendBufferSize int `yaml:"sendBufferSize"`
 }
 
 // CA is an organisation's Fabric CA server.
@@ -203,6 +225,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Ordering.ElectionTick <= s.Ordering.HeartbeatTick || s.Ordering.HeartbeatTick < 1 {
 		bad("ordering.electionTick", "must be greater than heartbeatTick (>= 1)")
+	}
+	if c := s.Ordering.Cluster; c.RPCTimeout < 0 || c.DialTimeout < 0 || c.SendBufferSize < 0 || s.Ordering.MaxInflightBlocks < 0 {
+		bad("ordering", "cluster timeouts, sendBufferSize and maxInflightBlocks must not be negative")
 	}
 	if n := len(s.OrdererOrg.Orderers); n < 3 || n%2 == 0 {
 		bad("ordererOrg.orderers", "need an odd number >= 3 of etcdraft orderers to survive the loss of one, got %d", n)

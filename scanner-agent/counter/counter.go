@@ -265,7 +265,7 @@ func (s *Station) verdict(r outbox.Record) {
 		<-s.queries
 	}
 	switch {
-	case err != nil && errors.Is(err, gateway.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+	case gateway.Retryable(err):
 		s.show(Line{ScanID: string(r.ID), Verdict: VerdictQueued, Text: "queued (offline): the ledger is unreachable; the scan is kept and will be recorded when it is back"})
 	case err != nil:
 		s.show(Line{ScanID: string(r.ID), Verdict: VerdictRefused, Text: "cannot verify: " + err.Error()})
@@ -322,7 +322,7 @@ func (s *Station) Deliver(ctx context.Context, r outbox.Record) (outbox.Outcome,
 	out, err := s.apply(ctx, req)
 	s.cfg.Metrics.observeCommit(time.Since(start), err)
 	if err != nil {
-		if errors.Is(err, gateway.ErrUnavailable) || ctx.Err() != nil {
+		if gateway.Retryable(err) || ctx.Err() != nil {
 			s.mu.Lock()
 			shown := s.shown[r.ID]
 			s.mu.Unlock()
@@ -331,8 +331,9 @@ func (s *Station) Deliver(ctx context.Context, r outbox.Record) (outbox.Outcome,
 			}
 			return outbox.Outcome{}, err
 		}
-		// The ledger answered and will answer the same again (invalid,
-		// access denied): final, and the person must know.
+		// The ledger judged it and would judge the same again (invalid,
+		// access denied, a chaincode failure): final, and the person must
+		// know.
 		s.final(r, Line{ScanID: string(r.ID), Verdict: VerdictNotice, Text: "not recorded: " + err.Error()})
 		return outbox.Outcome{State: outbox.StateNotice, Detail: err.Error()}, nil
 	}

@@ -170,6 +170,30 @@ func TestOfflineScanIsQueuedRetriedAndNoticedWhenRefusedOnSync(t *testing.T) {
 	}
 }
 
+// The gateway decides what is worth another try (gateway.Retryable): a
+// read conflict at commit keeps the scan in the outbox, a request the
+// chaincode refused as invalid is final.
+func TestDeliverAsksTheGatewayWhatIsRetryable(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		final bool
+	}{
+		{"read conflict at commit", &gateway.Error{Kind: gateway.KindConflict, Code: "MVCC_READ_CONFLICT"}, false},
+		{"unknown outcome", &gateway.Error{Kind: gateway.KindUnknownOutcome}, false},
+		{"chaincode refused the request", &gateway.Error{Kind: gateway.KindInvalid, Reason: trace.Invalid("scan.serial", "empty")}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _ := newStation(t, station.ModeDispense, &fakeLedger{err: tt.err})
+			o, err := s.Deliver(context.Background(), record(t, "st1-r"))
+			if final := err == nil && o.State == outbox.StateNotice; final != tt.final {
+				t.Fatalf("Deliver = %+v, %v; want final %v", o, err, tt.final)
+			}
+		})
+	}
+}
+
 func TestRejectedFrameIsAScannerFault(t *testing.T) {
 	s, out, refused := newStation(t, station.ModeDispense, &fakeLedger{})
 	s.OnStored(outbox.Record{ID: "st1-x", State: outbox.StateRejected, Detail: "AI 17 at byte 18: day 31 is not valid in April"})

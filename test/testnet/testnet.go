@@ -256,6 +256,13 @@ func portsFree(first, second *netspec.Spec) error {
 	return errors.Join(errs...)
 }
 
+// FabnetOutput runs a fabnet command and returns its output, for callers
+// outside the test goroutine (which may not fail the test from there).
+func (n *Network) FabnetOutput(args ...string) (string, error) {
+	out, err := n.fabnet(args...)
+	return string(out), err
+}
+
 // Fabnet runs a fabnet command (e.g. "kill", "orderer0") and fails the test on error.
 func (n *Network) Fabnet(t testing.TB, args ...string) string {
 	t.Helper()

@@ -135,11 +135,13 @@ func translate(err error) error {
 	if err == nil || !errors.As(err, &ge) {
 		return err
 	}
-	switch ge.Kind {
-	case gateway.KindUnknownOutcome:
+	switch {
+	case ge.Kind == gateway.KindUnknownOutcome:
 		return &ledgerError{"ledger outcome unknown: " + err.Error(), api.ErrOutcomeUnknown, err}
-	case gateway.KindUnavailable, gateway.KindEndorsementPolicy:
+	case gateway.Retryable(err), ge.Kind == gateway.KindEndorsementPolicy:
 		return &ledgerError{"ledger unavailable: " + err.Error(), api.ErrUnavailable, err}
+	}
+	switch ge.Kind {
 	case gateway.KindInvalid:
 		return &ledgerError{"invalid request: " + ge.Msg, trace.ErrInvalidRequest, err}
 	case gateway.KindAccessDenied:

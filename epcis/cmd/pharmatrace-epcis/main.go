@@ -208,7 +208,11 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdi
 		last := time.Now()
 		rep, err = importer.Run(ctx, rd, importer.Options{
 			LedgerFor: ids.ledgerFor,
-			Workers:   *workers,
+			// The gateway decides: a failure the ledger did not judge
+			// stops the import (running it again resumes it), a refusal
+			// rejects the event.
+			Stop:    gateway.Retryable,
+			Workers: *workers,
 			Progress: func(a, s, r int) {
 				if bar.on() {
 					bar.describe(fmt.Sprintf("import: %d applied, %d skipped, %d rejected", a, s, r))

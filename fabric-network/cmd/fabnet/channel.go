@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -85,7 +86,7 @@ func (n *network) genesisBlock(ctx context.Context) (string, error) {
 				// orderers are needed only on young channels.
 				"Options": map[string]any{
 					"TickInterval": ord.TickInterval.String(), "ElectionTick": ord.ElectionTick, "HeartbeatTick": ord.HeartbeatTick,
-					"MaxInflightBlocks": 5, "SnapshotIntervalSize": "1 MB",
+					"MaxInflightBlocks": cmp.Or(ord.MaxInflightBlocks, 5), "SnapshotIntervalSize": cmp.Or(ord.SnapshotIntervalSize, "1 MB"),
 				},
 			},
 			"Organizations": []any{ordererOrg},

@@ -103,6 +103,17 @@ func (n *network) ordererProc(node netspec.Node) proc {
 		"ORDERER_CONSENSUS_WALDIR=" + filepath.Join(node.DataDir, "etcdraft", "wal"),
 		"ORDERER_CONSENSUS_SNAPDIR=" + filepath.Join(node.DataDir, "etcdraft", "snapshot"),
 	}
+	if c := n.l.Spec.Ordering.Cluster; c != (netspec.OrdererCluster{}) {
+		if c.RPCTimeout > 0 {
+			env = append(env, "ORDERER_GENERAL_CLUSTER_RPCTIMEOUT="+c.RPCTimeout.String())
+		}
+		if c.DialTimeout > 0 {
+			env = append(env, "ORDERER_GENERAL_CLUSTER_DIALTIMEOUT="+c.DialTimeout.String())
+		}
+		if c.SendBufferSize > 0 {
+			env = append(env, fmt.Sprintf("ORDERER_GENERAL_CLUSTER_SENDBUFFERSIZE=%d", c.SendBufferSize))
+		}
+	}
 	return proc{node: node, bin: n.bin("orderer"), env: env,
 		ready: func(ctx context.Context) error {
 			if err := n.opsHealthy(ctx, node); err != nil {
