@@ -50,134 +50,140 @@ func evaluateTyped[R any, Q interface{ Validate() error }](ctx context.Context, 
 
 // RegisterProduct submits the RegisterProduct transaction.
 func (c *Client) RegisterProduct(ctx context.Context, req trace.RegisterProductRequest, opts ...CallOption) (*trace.ProductResult, error) {
-	return submitTyped[trace.ProductResult](ctx, c, "RegisterProduct", &req, opts)
+	return submitTyped[trace.ProductResult](ctx, c, trace.TxRegisterProduct, &req, opts)
 }
 
 // RegisterLot submits the RegisterLot transaction.
 func (c *Client) RegisterLot(ctx context.Context, req trace.RegisterLotRequest, opts ...CallOption) (*trace.LotResult, error) {
-	return submitTyped[trace.LotResult](ctx, c, "RegisterLot", &req, opts)
+	return submitTyped[trace.LotResult](ctx, c, trace.TxRegisterLot, &req, opts)
 }
 
 // ReleaseLot submits the ReleaseLot transaction.
 func (c *Client) ReleaseLot(ctx context.Context, req trace.LotStatusRequest, opts ...CallOption) (*trace.LotResult, error) {
-	return submitTyped[trace.LotResult](ctx, c, "ReleaseLot", &req, opts)
+	return submitTyped[trace.LotResult](ctx, c, trace.TxReleaseLot, &req, opts)
 }
 
 // RecallLot submits the RecallLot transaction.
 func (c *Client) RecallLot(ctx context.Context, req trace.LotStatusRequest, opts ...CallOption) (*trace.LotResult, error) {
-	return submitTyped[trace.LotResult](ctx, c, "RecallLot", &req, opts)
+	return submitTyped[trace.LotResult](ctx, c, trace.TxRecallLot, &req, opts)
 }
 
 // WithdrawLot submits the WithdrawLot transaction.
 func (c *Client) WithdrawLot(ctx context.Context, req trace.LotStatusRequest, opts ...CallOption) (*trace.LotResult, error) {
-	return submitTyped[trace.LotResult](ctx, c, "WithdrawLot", &req, opts)
+	return submitTyped[trace.LotResult](ctx, c, trace.TxWithdrawLot, &req, opts)
 }
 
 // CommissionPacks submits the CommissionPacks transaction.
 func (c *Client) CommissionPacks(ctx context.Context, req trace.CommissionPacksRequest, opts ...CallOption) (*trace.CommissionPacksResult, error) {
-	return submitTyped[trace.CommissionPacksResult](ctx, c, "CommissionPacks", &req, opts)
+	return submitTyped[trace.CommissionPacksResult](ctx, c, trace.TxCommissionPacks, &req, opts)
 }
 
 // Aggregate submits the Aggregate transaction.
 func (c *Client) Aggregate(ctx context.Context, req trace.AggregateRequest, opts ...CallOption) (*trace.AggregateResult, error) {
-	return submitTyped[trace.AggregateResult](ctx, c, "Aggregate", &req, opts)
+	return submitTyped[trace.AggregateResult](ctx, c, trace.TxAggregate, &req, opts)
 }
 
 // Ship submits the Ship transaction.
 func (c *Client) Ship(ctx context.Context, req trace.ShipRequest, opts ...CallOption) (*trace.ShipmentResult, error) {
-	return submitTyped[trace.ShipmentResult](ctx, c, "Ship", &req, opts)
+	return submitTyped[trace.ShipmentResult](ctx, c, trace.TxShip, &req, opts)
 }
 
 // Receive submits the Receive transaction.
 func (c *Client) Receive(ctx context.Context, req trace.ReceiveRequest, opts ...CallOption) (*trace.ReceiveResult, error) {
-	return submitTyped[trace.ReceiveResult](ctx, c, "Receive", &req, opts)
+	return submitTyped[trace.ReceiveResult](ctx, c, trace.TxReceive, &req, opts)
 }
 
 // Dispense submits the Dispense transaction.
 func (c *Client) Dispense(ctx context.Context, req trace.ScanRequest, opts ...CallOption) (*trace.ScanResult, error) {
-	return submitTyped[trace.ScanResult](ctx, c, "Dispense", &req, opts)
+	return submitTyped[trace.ScanResult](ctx, c, trace.TxDispense, &req, opts)
 }
 
 // Undo submits the Undo transaction.
 func (c *Client) Undo(ctx context.Context, req trace.ScanRequest, opts ...CallOption) (*trace.ScanResult, error) {
-	return submitTyped[trace.ScanResult](ctx, c, "Undo", &req, opts)
+	return submitTyped[trace.ScanResult](ctx, c, trace.TxUndo, &req, opts)
 }
 
 // ReportScan submits the ReportScan transaction.
 func (c *Client) ReportScan(ctx context.Context, req trace.ScanRequest, opts ...CallOption) (*trace.ScanResult, error) {
-	return submitTyped[trace.ScanResult](ctx, c, "ReportScan", &req, opts)
+	return submitTyped[trace.ScanResult](ctx, c, trace.TxReportScan, &req, opts)
 }
 
 // Decommission submits the Decommission transaction.
 func (c *Client) Decommission(ctx context.Context, req trace.DecommissionRequest, opts ...CallOption) (*trace.ScanResult, error) {
-	return submitTyped[trace.ScanResult](ctx, c, "Decommission", &req, opts)
+	return submitTyped[trace.ScanResult](ctx, c, trace.TxDecommission, &req, opts)
 }
 
 // FlagAnomaly submits the FlagAnomaly transaction.
 func (c *Client) FlagAnomaly(ctx context.Context, req trace.FlagAnomalyRequest, opts ...CallOption) (*trace.AnomalyResult, error) {
-	return submitTyped[trace.AnomalyResult](ctx, c, "FlagAnomaly", &req, opts)
+	return submitTyped[trace.AnomalyResult](ctx, c, trace.TxFlagAnomaly, &req, opts)
 }
 
 // TransitionAnomaly submits the TransitionAnomaly transaction.
 func (c *Client) TransitionAnomaly(ctx context.Context, req trace.TransitionAnomalyRequest, opts ...CallOption) (*trace.AnomalyResult, error) {
-	return submitTyped[trace.AnomalyResult](ctx, c, "TransitionAnomaly", &req, opts)
+	return submitTyped[trace.AnomalyResult](ctx, c, trace.TxTransitionAnomaly, &req, opts)
 }
 
 // CommentAnomaly submits the CommentAnomaly transaction.
 func (c *Client) CommentAnomaly(ctx context.Context, req trace.CommentAnomalyRequest, opts ...CallOption) (*trace.AnomalyResult, error) {
-	return submitTyped[trace.AnomalyResult](ctx, c, "CommentAnomaly", &req, opts)
+	return submitTyped[trace.AnomalyResult](ctx, c, trace.TxCommentAnomaly, &req, opts)
 }
 
 // Verify evaluates the Verify query on one peer; it writes nothing.
 func (c *Client) Verify(ctx context.Context, q trace.VerifyRequest, opts ...CallOption) (*trace.VerifyResult, error) {
-	return evaluateTyped[trace.VerifyResult](ctx, c, "Verify", &q, opts)
+	return evaluateTyped[trace.VerifyResult](ctx, c, trace.TxVerify, &q, opts)
 }
 
 // GetProduct evaluates the GetProduct query on one peer; it writes nothing.
 func (c *Client) GetProduct(ctx context.Context, q trace.ProductQuery, opts ...CallOption) (*trace.GetProductResult, error) {
-	return evaluateTyped[trace.GetProductResult](ctx, c, "GetProduct", &q, opts)
+	return evaluateTyped[trace.GetProductResult](ctx, c, trace.TxGetProduct, &q, opts)
 }
 
 // GetPack evaluates the GetPack query on one peer; it writes nothing.
 func (c *Client) GetPack(ctx context.Context, q trace.PackQuery, opts ...CallOption) (*trace.GetPackResult, error) {
-	return evaluateTyped[trace.GetPackResult](ctx, c, "GetPack", &q, opts)
+	return evaluateTyped[trace.GetPackResult](ctx, c, trace.TxGetPack, &q, opts)
 }
 
 // GetPackHistory evaluates the GetPackHistory query on one peer; it writes nothing.
 func (c *Client) GetPackHistory(ctx context.Context, q trace.PackHistoryQuery, opts ...CallOption) (*trace.PackHistoryResult, error) {
-	return evaluateTyped[trace.PackHistoryResult](ctx, c, "GetPackHistory", &q, opts)
+	return evaluateTyped[trace.PackHistoryResult](ctx, c, trace.TxGetPackHistory, &q, opts)
 }
 
 // GetLot evaluates the GetLot query on one peer; it writes nothing.
 func (c *Client) GetLot(ctx context.Context, q trace.LotQuery, opts ...CallOption) (*trace.GetLotResult, error) {
-	return evaluateTyped[trace.GetLotResult](ctx, c, "GetLot", &q, opts)
+	return evaluateTyped[trace.GetLotResult](ctx, c, trace.TxGetLot, &q, opts)
 }
 
 // GetShipment evaluates the GetShipment query on one peer; it writes nothing.
 func (c *Client) GetShipment(ctx context.Context, q trace.ShipmentQuery, opts ...CallOption) (*trace.GetShipmentResult, error) {
-	return evaluateTyped[trace.GetShipmentResult](ctx, c, "GetShipment", &q, opts)
+	return evaluateTyped[trace.GetShipmentResult](ctx, c, trace.TxGetShipment, &q, opts)
 }
 
 // GetAnomaly evaluates the GetAnomaly query on one peer; it writes nothing.
 func (c *Client) GetAnomaly(ctx context.Context, q trace.AnomalyQuery, opts ...CallOption) (*trace.GetAnomalyResult, error) {
-	return evaluateTyped[trace.GetAnomalyResult](ctx, c, "GetAnomaly", &q, opts)
+	return evaluateTyped[trace.GetAnomalyResult](ctx, c, trace.TxGetAnomaly, &q, opts)
 }
 
 // GetRequest evaluates the GetRequest query on one peer; it writes nothing.
 func (c *Client) GetRequest(ctx context.Context, q trace.RequestQuery, opts ...CallOption) (*trace.GetRequestResult, error) {
-	return evaluateTyped[trace.GetRequestResult](ctx, c, "GetRequest", &q, opts)
+	return evaluateTyped[trace.GetRequestResult](ctx, c, trace.TxGetRequest, &q, opts)
 }
 
 // ListAnomalies evaluates the ListAnomalies query on one peer; it writes nothing.
 func (c *Client) ListAnomalies(ctx context.Context, q trace.ListAnomaliesQuery, opts ...CallOption) (*trace.ListAnomaliesResult, error) {
-	return evaluateTyped[trace.ListAnomaliesResult](ctx, c, "ListAnomalies", &q, opts)
+	return evaluateTyped[trace.ListAnomaliesResult](ctx, c, trace.TxListAnomalies, &q, opts)
 }
 
 // ListPacksByLot evaluates the ListPacksByLot query on one peer; it writes nothing.
 func (c *Client) ListPacksByLot(ctx context.Context, q trace.ListPacksByLotQuery, opts ...CallOption) (*trace.ListPacksByLotResult, error) {
-	return evaluateTyped[trace.ListPacksByLotResult](ctx, c, "ListPacksByLot", &q, opts)
+	return evaluateTyped[trace.ListPacksByLotResult](ctx, c, trace.TxListPacksByLot, &q, opts)
 }
 
 // mirrored lists the chaincode functions with a typed method above; a test
 // checks it against trace.SubmitTransactions and trace.EvaluateTransactions.
-var mirrored = []string{"RegisterProduct", "RegisterLot", "ReleaseLot", "RecallLot", "WithdrawLot", "CommissionPacks", "Aggregate", "Ship", "Receive", "Dispense", "Undo", "ReportScan", "Decommission", "FlagAnomaly", "TransitionAnomaly", "CommentAnomaly", "Verify", "GetProduct", "GetPack", "GetPackHistory", "GetLot", "GetShipment", "GetAnomaly", "GetRequest", "ListAnomalies", "ListPacksByLot"}
+var mirrored = []string{
+	trace.TxRegisterProduct, trace.TxRegisterLot, trace.TxReleaseLot, trace.TxRecallLot, trace.TxWithdrawLot, trace.TxCommissionPacks,
+	trace.TxAggregate, trace.TxShip, trace.TxReceive, trace.TxDispense, trace.TxUndo, trace.TxReportScan, trace.TxDecommission,
+	trace.TxFlagAnomaly, trace.TxTransitionAnomaly, trace.TxCommentAnomaly, trace.TxVerify, trace.TxGetProduct, trace.TxGetPack,
+	trace.TxGetPackHistory, trace.TxGetLot, trace.TxGetShipment, trace.TxGetAnomaly, trace.TxGetRequest, trace.TxListAnomalies,
+	trace.TxListPacksByLot,
+}
