@@ -797,9 +797,13 @@ func (d dashActions) ledgerFor(id Identity) (Ledger, error) {
 	return timedLedger{l: l, m: d.s.metrics}, nil
 }
 
-func (d dashActions) Transition(ctx context.Context, id Identity, anomalyID string, to trace.AnomalyStatus, reason trace.CloseReason, comment string) (trace.AnomalyResult, error) {
-	var res trace.AnomalyResult
-	req := trace.TransitionAnomalyRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID("")}, AnomalyID: anomalyID, To: to, Reason: reason, Comment: comment}
+// dashSubmit runs one write of the dashboard as the signed-in user,
+// named by the transaction's descriptor.
+func dashSubmit[Req, Res any, R interface {
+	*Req
+	trace.WriteRequest
+}](ctx context.Context, d dashActions, id Identity, tx trace.Tx[Req, Res], req R) (Res, error) {
+	var res Res
 	if err := req.Validate(); err != nil {
 		return res, err
 	}
@@ -807,92 +811,59 @@ func (d dashActions) Transition(ctx context.Context, id Identity, anomalyID stri
 	if err != nil {
 		return res, err
 	}
-	err = led.Submit(ctx, trace.TxTransitionAnomaly, &req, &res)
+	err = led.Submit(ctx, tx.Name, req, &res)
 	return res, err
+}
+
+// dashEvaluate runs one query of the dashboard as the signed-in user.
+func dashEvaluate[Req, Res any, R interface {
+	*Req
+	trace.Request
+}](ctx context.Context, d dashActions, id Identity, tx trace.Tx[Req, Res], req R) (Res, error) {
+	var res Res
+	if err := req.Validate(); err != nil {
+		return res, err
+	}
+	led, err := d.ledgerFor(id)
+	if err != nil {
+		return res, err
+	}
+	err = led.Evaluate(ctx, tx.Name, req, &res)
+	return res, err
+}
+
+func newHeader() trace.RequestHeader { return trace.RequestHeader{RequestID: ensureID("")} }
+
+func (d dashActions) Transition(ctx context.Context, id Identity, anomalyID string, to trace.AnomalyStatus, reason trace.CloseReason, comment string) (trace.AnomalyResult, error) {
+	return dashSubmit(ctx, d, id, trace.Txs.TransitionAnomaly, &trace.TransitionAnomalyRequest{RequestHeader: newHeader(), AnomalyID: anomalyID, To: to, Reason: reason, Comment: comment})
 }
 
 func (d dashActions) Recall(ctx context.Context, id Identity, gtin, lot, reason string) (trace.LotResult, error) {
-	var res trace.LotResult
-	req := trace.LotStatusRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID("")}, GTIN: gtin, Lot: lot, Reason: reason}
-	if err := req.Validate(); err != nil {
-		return res, err
-	}
-	led, err := d.ledgerFor(id)
-	if err != nil {
-		return res, err
-	}
-	err = led.Submit(ctx, trace.TxRecallLot, &req, &res)
-	return res, err
+	return dashSubmit(ctx, d, id, trace.Txs.RecallLot, &trace.LotStatusRequest{RequestHeader: newHeader(), GTIN: gtin, Lot: lot, Reason: reason})
 }
 
 func (d dashActions) Pack(ctx context.Context, id Identity, gtin, serial string) (trace.Pack, error) {
-	led, err := d.ledgerFor(id)
-	if err != nil {
-		return trace.Pack{}, err
-	}
-	q := trace.PackQuery{GTIN: gtin, Serial: serial}
-	if err := q.Validate(); err != nil {
-		return trace.Pack{}, err
-	}
-	var res trace.GetPackResult
-	err = led.Evaluate(ctx, trace.TxGetPack, &q, &res)
+	res, err := dashEvaluate(ctx, d, id, trace.Txs.GetPack, &trace.PackQuery{GTIN: gtin, Serial: serial})
 	return res.Pack, err
 }
 
 // Verify is the verification query alone: the regulator inspecting a
 // suspect pack does not raise a new alert about it.
 func (d dashActions) Verify(ctx context.Context, id Identity, sc trace.Scan) (trace.VerifyResult, error) {
-	var res trace.VerifyResult
-	req := trace.VerifyRequest{Scan: sc}
-	if err := req.Validate(); err != nil {
-		return res, err
-	}
-	led, err := d.ledgerFor(id)
-	if err != nil {
-		return res, err
-	}
-	err = led.Evaluate(ctx, trace.TxVerify, &req, &res)
-	return res, err
+	return dashEvaluate(ctx, d, id, trace.Txs.Verify, &trace.VerifyRequest{Scan: sc})
 }
 
+// Lock is the regulator's lock of one pack (Decommission, reason locked).
 func (d dashActions) Lock(ctx context.Context, id Identity, sc trace.Scan) (trace.ScanResult, error) {
-	var res trace.ScanResult
-	req := trace.DecommissionRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID("")}, Scan: sc, Reason: trace.ReasonLocked}
-	if err := req.Validate(); err != nil {
-		return res, err
-	}
-	led, err := d.ledgerFor(id)
-	if err != nil {
-		return res, err
-	}
-	err = led.Submit(ctx, trace.TxDecommission, &req, &res)
-	return res, err
+	return dashSubmit(ctx, d, id, trace.Txs.Decommission, &trace.DecommissionRequest{RequestHeader: newHeader(), Scan: sc, Reason: trace.ReasonLocked})
 }
 
+// Unlock undoes the regulator's lock (Undo).
 func (d dashActions) Unlock(ctx context.Context, id Identity, sc trace.Scan) (trace.ScanResult, error) {
-	var res trace.ScanResult
-	req := trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID("")}, Scan: sc}
-	if err := req.Validate(); err != nil {
-		return res, err
-	}
-	led, err := d.ledgerFor(id)
-	if err != nil {
-		return res, err
-	}
-	err = led.Submit(ctx, trace.TxUndo, &req, &res)
-	return res, err
+	return dashSubmit(ctx, d, id, trace.Txs.Undo, &trace.ScanRequest{RequestHeader: newHeader(), Scan: sc})
 }
 
 func (d dashActions) Flag(ctx context.Context, id Identity, req trace.FlagAnomalyRequest) (trace.AnomalyResult, error) {
-	var res trace.AnomalyResult
-	req.RequestID = ensureID("")
-	if err := req.Validate(); err != nil {
-		return res, err
-	}
-	led, err := d.ledgerFor(id)
-	if err != nil {
-		return res, err
-	}
-	err = led.Submit(ctx, trace.TxFlagAnomaly, &req, &res)
-	return res, err
+	req.RequestHeader = newHeader()
+	return dashSubmit(ctx, d, id, trace.Txs.FlagAnomaly, &req)
 }

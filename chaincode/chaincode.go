@@ -85,42 +85,41 @@ func DefaultConfig() Config {
 
 // ParseOrgRoles parses "MSP1=role,role;MSP2=role" into an MSP → roles map.
 func ParseOrgRoles(s string) (map[string][]string, error) {
-	out := map[string][]string{}
-	for _, part := range strings.Split(s, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+	out, err := parseBinding(s, "org roles", "role", func(msp, r string, _ map[string][]string) error {
+		if !slices.Contains(trace.Roles, trace.Role(r)) {
+			return fmt.Errorf("%q is not a role (%s)", r, roleList(trace.Roles))
 		}
-		msp, list, ok := strings.Cut(part, "=")
-		msp = strings.TrimSpace(msp)
-		if !ok || msp == "" {
-			return nil, fmt.Errorf("org roles: %q is not MSP=role,role", part)
-		}
-		if _, dup := out[msp]; dup {
-			return nil, fmt.Errorf("org roles: MSP %q listed twice", msp)
-		}
-		var roles []string
-		for _, r := range strings.Split(list, ",") {
-			r = strings.TrimSpace(r)
-			if !slices.Contains(trace.Roles, trace.Role(r)) {
-				return nil, fmt.Errorf("org roles: %s: %q is not a role (%s)", msp, r, roleList(trace.Roles))
-			}
-			if !slices.Contains(roles, r) {
-				roles = append(roles, r)
-			}
-		}
-		out[msp] = roles
-	}
-	if len(out) == 0 {
+		return nil
+	})
+	if err == nil && len(out) == 0 {
 		return nil, fmt.Errorf("org roles: %q binds no MSP", s)
 	}
-	return out, nil
+	return out, err
 }
 
 // ParseOrgPrefixes parses "MSP1=4012345,5098765;MSP2=..." into an MSP →
 // company prefixes map (6-12 digits each; no prefix of one MSP may overlap
 // another MSP's).
 func ParseOrgPrefixes(s string) (map[string][]string, error) {
+	return parseBinding(s, "org prefixes", "prefix", func(msp, p string, seen map[string][]string) error {
+		if len(p) < 6 || len(p) > 12 || strings.Trim(p, "0123456789") != "" {
+			return fmt.Errorf("%q is not a 6-12 digit GS1 company prefix", p)
+		}
+		for other, theirs := range seen {
+			for _, q := range theirs {
+				if other != msp && (strings.HasPrefix(p, q) || strings.HasPrefix(q, p)) {
+					return fmt.Errorf("%s overlaps %s's %s", p, other, q)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// parseBinding parses "MSP1=v,v;MSP2=v" into an MSP → values map, checking
+// each value with check (given the values bound so far); repeated values of
+// one MSP are kept once.
+func parseBinding(s, what, item string, check func(msp, v string, seen map[string][]string) error) (map[string][]string, error) {
 	out := map[string][]string{}
 	for _, part := range strings.Split(s, ";") {
 		part = strings.TrimSpace(part)
@@ -130,25 +129,22 @@ func ParseOrgPrefixes(s string) (map[string][]string, error) {
 		msp, list, ok := strings.Cut(part, "=")
 		msp = strings.TrimSpace(msp)
 		if !ok || msp == "" {
-			return nil, fmt.Errorf("org prefixes: %q is not MSP=prefix,prefix", part)
+			return nil, fmt.Errorf("%s: %q is not MSP=%s,%s", what, part, item, item)
 		}
 		if _, dup := out[msp]; dup {
-			return nil, fmt.Errorf("org prefixes: MSP %q listed twice", msp)
+			return nil, fmt.Errorf("%s: MSP %q listed twice", what, msp)
 		}
-		for _, p := range strings.Split(list, ",") {
-			p = strings.TrimSpace(p)
-			if len(p) < 6 || len(p) > 12 || strings.Trim(p, "0123456789") != "" {
-				return nil, fmt.Errorf("org prefixes: %s: %q is not a 6-12 digit GS1 company prefix", msp, p)
+		var vals []string
+		for _, v := range strings.Split(list, ",") {
+			v = strings.TrimSpace(v)
+			if err := check(msp, v, out); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", what, msp, err)
 			}
-			for other, theirs := range out {
-				for _, q := range theirs {
-					if strings.HasPrefix(p, q) || strings.HasPrefix(q, p) {
-						return nil, fmt.Errorf("org prefixes: %s's %s overlaps %s's %s", msp, p, other, q)
-					}
-				}
+			if !slices.Contains(vals, v) {
+				vals = append(vals, v)
 			}
-			out[msp] = append(out[msp], p)
 		}
+		out[msp] = vals
 	}
 	return out, nil
 }

@@ -94,3 +94,20 @@ func TestContractSurface(t *testing.T) {
 		t.Fatal(r.Message)
 	}
 }
+
+func TestParseOrgPrefixes(t *testing.T) {
+	got, err := chaincode.ParseOrgPrefixes("ManufacturerMSP=4012345,5098765; RivalMSP=7012345")
+	if err != nil || len(got["ManufacturerMSP"]) != 2 || got["RivalMSP"][0] != "7012345" {
+		t.Fatalf("%v %v", got, err)
+	}
+	for in, want := range map[string]string{
+		"M=4006":                "not a 6-12 digit",
+		"M=4012345;R=401234567": "overlaps",
+		"M=4012345;M=5098765":   "listed twice",
+		"4012345":               "is not MSP=prefix,prefix",
+	} {
+		if _, err := chaincode.ParseOrgPrefixes(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+}
