@@ -445,11 +445,13 @@ func (c *chaos) check() []string {
 	})
 	t.Logf("every peer at height %d", heights[0])
 
-	cl := c.sites[0].client[0] // the Pharmacy org: request IDs are per org
 	byPack := map[string][]*chaosRecord{}
 	committedErr, acked, errored := 0, 0, 0
 	for _, r := range c.records {
 		byPack[r.serial] = append(byPack[r.serial], r)
+		// A request ID belongs to the caller that used it: look it up as
+		// that site's own user.
+		cl := c.sites[r.site].client[0]
 		gr, err := cl.GetRequest(ctx, trace.RequestQuery{RequestID: r.requestID})
 		if err != nil {
 			violation("request %s: not discoverable by request ID: %v", r.requestID, err)
@@ -478,6 +480,7 @@ func (c *chaos) check() []string {
 	t.Logf("%d requests: %d acknowledged, %d errored (%d of them committed all the same, each found by its request ID)", len(c.records), acked, errored, committedErr)
 
 	// No pack dispensed twice; an acknowledged dispense is the one.
+	cl := c.sites[0].client[0] // the Pharmacy org reads its packs' history
 	for _, s := range c.sites {
 		for _, serial := range s.packs[:min(int(s.next.Load()), len(s.packs))] {
 			h, err := cl.GetPackHistory(ctx, trace.PackHistoryQuery{GTIN: c.gtin, Serial: serial, Limit: trace.MaxHistory})
