@@ -425,21 +425,13 @@ func (s *Server) decommission(c echo.Context) error {
 // dispense records the supply of a pack to a patient: the same Dispense
 // transaction as the scanner agent's (request ID from the body, so a
 // pharmacy system's retry is applied once).
-func (s *Server) dispense(c echo.Context) error {
-	var body ScanBody
-	if err := decodeJSON(c, &body); err != nil {
-		return err
-	}
-	sc, err := packScan(c, body.Scan, body.Lot, body.Expiry, body.Warnings)
-	if err != nil {
-		return err
-	}
-	req := trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID(body.RequestID)}, Scan: sc}
-	var res trace.ScanResult
-	return s.submit(c, trace.TxDispense, &req, &res)
-}
+func (s *Server) dispense(c echo.Context) error { return s.scanWrite(c, trace.TxDispense) }
 
-func (s *Server) undo(c echo.Context) error {
+func (s *Server) undo(c echo.Context) error { return s.scanWrite(c, trace.TxUndo) }
+
+// scanWrite runs fn (Dispense or Undo) on the pack named in the path, from
+// a ScanBody.
+func (s *Server) scanWrite(c echo.Context, fn string) error {
 	var body ScanBody
 	if err := decodeJSON(c, &body); err != nil {
 		return err
@@ -450,7 +442,7 @@ func (s *Server) undo(c echo.Context) error {
 	}
 	req := trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID(body.RequestID)}, Scan: sc}
 	var res trace.ScanResult
-	return s.submit(c, trace.TxUndo, &req, &res)
+	return s.submit(c, fn, &req, &res)
 }
 
 func (s *Server) packHistory(c echo.Context) error {
