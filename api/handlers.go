@@ -330,7 +330,7 @@ func (s *Server) verifyAndRecord(c echo.Context, sc trace.Scan, requestID string
 	if err := s.evaluate(c, trace.TxVerify, &trace.VerifyRequest{Scan: sc}, &res); err != nil {
 		return err
 	}
-	if res.OK() || len(res.Findings) == 0 || !identity(c).Role.Has(trace.RightScanReport) {
+	if !res.Alert() || !identity(c).Role.Has(trace.RightScanReport) {
 		return writeJSON(c, http.StatusOK, res)
 	}
 	req := &trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: ensureID(requestID)}, Scan: sc}

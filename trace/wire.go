@@ -564,6 +564,11 @@ type VerifyResult struct {
 	Findings []Finding   `json:"findings,omitempty"`
 }
 
+// Alert reports whether the verification failed with findings that must be
+// recorded on the ledger (ReportScan): Delegated Regulation 2016/161 Art.
+// 36(b) — every failed verification raises an alert, whoever asked.
+func (r *VerifyResult) Alert() bool { return !r.OK() && len(r.Findings) > 0 }
+
 // ---- anomalies ----
 
 // FlagAnomalyRequest records an anomaly by hand (regulator).

@@ -569,7 +569,7 @@ func (m *Manager) apply(ctx context.Context, led Ledger, spec Spec, t task) (Ite
 		var res trace.VerifyResult
 		err = led.Evaluate(cctx, trace.TxVerify, &trace.VerifyRequest{Scan: t.scan}, &res)
 		out, pack = &res.Outcome, res.Pack
-		if err == nil && spec.Report && !res.OK() && len(res.Findings) > 0 {
+		if err == nil && spec.Report && res.Alert() {
 			// The alert is recorded before the verdict counts as final: if
 			// it cannot be, the pack fails and is verified and reported again
 			// (same request ID) when the request is sent again.
