@@ -133,11 +133,12 @@ func (c *Contract) verify(t *txn, req *trace.VerifyRequest) (any, error) {
 func redact(fs []trace.Finding) []trace.Finding {
 	out := make([]trace.Finding, len(fs))
 	for i, f := range fs {
+		named := f.Evidence.Counterpart != nil // its message names that party
 		f.Evidence.Counterpart = nil
 		if len(f.Evidence.NearMiss) > 0 {
 			f.Evidence.NearMiss = nil
 			f.Evidence.Message = "the scanned data differs from a pack on the ledger only by letter case or a Y/Z swap: probable scanner fault"
-		} else if f.Evidence.Counterpart != nil || f.Code == trace.AnomalyClone || f.Code == trace.AnomalyCustodyMismatch ||
+		} else if named || f.Code == trace.AnomalyClone || f.Code == trace.AnomalyCustodyMismatch ||
 			f.Code == trace.AnomalyInactivePack || f.Code == trace.AnomalyDiversion {
 			f.Evidence.Message = string(f.Code) + ": details are recorded for the regulator"
 		}
