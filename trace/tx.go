@@ -14,13 +14,19 @@ type Tx[Req, Res any] struct {
 }
 
 // Info returns the untyped part of the descriptor.
-func (t Tx[Req, Res]) Info() TxInfo { return TxInfo{Name: t.Name, Query: t.Query, Right: t.Right} }
+func (t Tx[Req, Res]) Info() TxInfo {
+	_, routed := any(new(Req)).(Routed)
+	return TxInfo{Name: t.Name, Query: t.Query, Right: t.Right, Routed: routed}
+}
 
 // TxInfo is a transaction descriptor without its types.
 type TxInfo struct {
 	Name  string
 	Query bool
 	Right Right
+	// Routed: the request implements Routed, so the transaction may touch
+	// a manufacturer's collection (see route.go).
+	Routed bool
 }
 
 // Transaction names of the PharmaTrace contract (the default contract of the
@@ -52,6 +58,7 @@ const (
 	TxGetRequest        = "GetRequest"
 	TxListAnomalies     = "ListAnomalies"
 	TxListPacksByLot    = "ListPacksByLot"
+	TxRoute             = "Route"
 )
 
 // Txs holds the descriptor of every transaction (see Tx).
@@ -82,6 +89,7 @@ var Txs = struct {
 	GetRequest        Tx[RequestQuery, GetRequestResult]
 	ListAnomalies     Tx[ListAnomaliesQuery, ListAnomaliesResult]
 	ListPacksByLot    Tx[ListPacksByLotQuery, ListPacksByLotResult]
+	Route             Tx[RouteQuery, RouteResult]
 }{
 	RegisterProduct:   write[RegisterProductRequest, ProductResult](TxRegisterProduct, RightProductRegister),
 	RegisterLot:       write[RegisterLotRequest, LotResult](TxRegisterLot, RightLotRegister),
@@ -109,6 +117,7 @@ var Txs = struct {
 	GetRequest:        query[RequestQuery, GetRequestResult](TxGetRequest, RightRequestRead),
 	ListAnomalies:     query[ListAnomaliesQuery, ListAnomaliesResult](TxListAnomalies, RightAnomalyRead),
 	ListPacksByLot:    query[ListPacksByLotQuery, ListPacksByLotResult](TxListPacksByLot, RightPackRead),
+	Route:             query[RouteQuery, RouteResult](TxRoute, RightProductRead),
 }
 
 func write[Req, Res any](name string, r Right) Tx[Req, Res] {
@@ -124,7 +133,7 @@ var AllTransactions = []TxInfo{
 	Txs.Ship.Info(), Txs.Receive.Info(), Txs.Dispense.Info(), Txs.Decommission.Info(), Txs.Undo.Info(), Txs.RecallLot.Info(),
 	Txs.WithdrawLot.Info(), Txs.ReportScan.Info(), Txs.FlagAnomaly.Info(), Txs.TransitionAnomaly.Info(), Txs.CommentAnomaly.Info(),
 	Txs.Verify.Info(), Txs.GetProduct.Info(), Txs.GetPack.Info(), Txs.GetPackHistory.Info(), Txs.GetLot.Info(), Txs.GetShipment.Info(),
-	Txs.GetAnomaly.Info(), Txs.GetRequest.Info(), Txs.ListAnomalies.Info(), Txs.ListPacksByLot.Info(),
+	Txs.GetAnomaly.Info(), Txs.GetRequest.Info(), Txs.ListAnomalies.Info(), Txs.ListPacksByLot.Info(), Txs.Route.Info(),
 }
 
 // SubmitTransactions are the write transactions (submit through the orderer;

@@ -940,6 +940,9 @@ type Event struct {
 	// part of every endorsement, so endorsers running different builds
 	// cannot agree on a write.
 	Contract string `json:"contract,omitempty"`
+	// Private names the collection that holds the full event when this is
+	// the public stub of a routed transaction's event (see Event.Public).
+	Private string `json:"private,omitempty"`
 }
 
 // ContractInfo is what the probe contract's Version query returns: which
