@@ -160,26 +160,17 @@ func TestListPacksByLotPagination(t *testing.T) {
 	}
 }
 
+// A manufacturer's packs are private records, of which Fabric keeps no
+// history: GetPackHistory says so (the read model keeps the chain of
+// custody from the members' events); it still checks access and existence
+// first, so it tells nobody whether a pack exists.
 func TestPackHistory(t *testing.T) {
 	n := supplyChain(t)
 	s1 := scan(gtinA, "S1", "L1", expiry)
 	n.scanTx(ph1, "Dispense", s1)
-	n.scanTx(ph1, "Undo", s1)
-	h := query[trace.PackHistoryResult](n, ph1, "GetPackHistory", trace.PackHistoryQuery{GTIN: gtinA, Serial: "S1"})
-	var events []string
-	for _, e := range h.Entries {
-		events = append(events, e.Pack.LastEvent)
-		if e.TxID != e.Pack.LastTx || e.Timestamp.IsZero() {
-			t.Fatalf("%+v", e)
-		}
-	}
-	// Newest first: Undo, Dispense, Receive (ph1), Ship, Receive (wh1), Ship, Commission.
-	if strings.Join(events, ",") != "Undo,Dispense,Receive,Ship,Receive,Ship,CommissionPacks" || h.Truncated {
-		t.Fatal(events)
-	}
-	h = query[trace.PackHistoryResult](n, reg, "GetPackHistory", trace.PackHistoryQuery{GTIN: gtinA, Serial: "S1", Limit: 2})
-	if len(h.Entries) != 2 || !h.Truncated || h.Entries[0].Pack.LastEvent != "Undo" {
-		t.Fatalf("%+v", h)
+	r := n.evaluate(ph1, "GetPackHistory", trace.PackHistoryQuery{GTIN: gtinA, Serial: "S1"})
+	if trace.Classify(r.Message) != trace.ErrInvalidRequest || !strings.Contains(r.Message, "no history") {
+		t.Fatal(r.Message)
 	}
 	if r := n.evaluate(wh2, "GetPackHistory", trace.PackHistoryQuery{GTIN: gtinA, Serial: "S1"}); trace.Classify(r.Message) != trace.ErrAccessDenied {
 		t.Fatal(r.Message)

@@ -19,7 +19,7 @@ import (
 // atTime submits fn as who with a client-chosen proposal timestamp.
 func (n *net) atTime(who, fn string, req any, ts time.Time) ledgertest.Response {
 	n.tb.Helper()
-	return n.l.Submit(n.cc, ledgertest.Proposal{Identity: identity(n.tb, who), Function: fn, Args: []string{mustJSON(n.tb, req)}, Time: ts})
+	return n.l.Submit(n.cc, withTime(proposal(n.tb, who, fn, mustJSON(n.tb, req)), ts))
 }
 
 func wantClockRefusal(t *testing.T, r ledgertest.Response) {
@@ -292,3 +292,5 @@ func TestWholesalerSuppliesUnderArticle23(t *testing.T) {
 	n.fails(ph1, "Decommission", trace.DecommissionRequest{RequestHeader: trace.RequestHeader{RequestID: "s2"}, Scan: scan(gtinA, "H1", "L1", expiry), Reason: trace.ReasonSupplied},
 		trace.ErrAccessDenied, "pack.decommission.supplied")
 }
+
+func withTime(p ledgertest.Proposal, ts time.Time) ledgertest.Proposal { p.Time = ts; return p }

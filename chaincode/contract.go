@@ -245,3 +245,9 @@ func (c *Contract) ListAnomalies(ctx TxCtx, request string) (string, error) {
 func (c *Contract) ListPacksByLot(ctx TxCtx, request string) (string, error) {
 	return query(c, ctx, trace.Txs.ListPacksByLot, request, c.listPacksByLot)
 }
+
+// Route tells a client where a request goes: public, or as transient data
+// to the members of one manufacturer's collection (trace/route.go).
+func (c *Contract) Route(ctx TxCtx, request string) (string, error) {
+	return query(c, ctx, trace.Txs.Route, request, c.routeQuery)
+}

@@ -44,10 +44,9 @@ func FuzzTransaction(f *testing.F) {
 	f.Fuzz(func(t *testing.T, fnIdx, whoIdx uint8, arg string) {
 		once.Do(func() { n = supplyChain(t) })
 		fn, who := fns[int(fnIdx)%len(fns)], callers[int(whoIdx)%len(callers)]
-		id := identity(t, who)
 		done := make(chan ledgertest.Response, 1)
 		go func() {
-			done <- n.l.Simulate(n.cc, ledgertest.Proposal{Identity: id, Function: fn, Args: []string{arg}}).Response()
+			done <- n.l.Simulate(n.cc, proposal(t, who, fn, arg)).Response()
 		}()
 		var r ledgertest.Response
 		select {

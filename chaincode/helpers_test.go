@@ -182,16 +182,44 @@ func (n *net) reqID() string {
 	return fmt.Sprintf("req-%d", n.seq)
 }
 
-// submit invokes fn as who and commits it if the chaincode succeeded.
+// submit invokes fn as who and commits it if the chaincode succeeded. A
+// commissioning first registers its lot when it is not, as the gateway's
+// CommissionPacks does (lots are public, packs private).
 func (n *net) submit(who, fn string, req any) ledgertest.Response {
 	n.tb.Helper()
-	return n.l.Submit(n.cc, ledgertest.Proposal{Identity: identity(n.tb, who), Function: fn, Args: []string{mustJSON(n.tb, req)}})
+	if c, ok := req.(trace.CommissionPacksRequest); ok && fn == "CommissionPacks" {
+		if r := n.evaluate(reg, "GetLot", trace.LotQuery{GTIN: c.GTIN, Lot: c.Lot}); !r.OK() {
+			n.l.Submit(n.cc, proposal(n.tb, who, "RegisterLot", mustJSON(n.tb, trace.RegisterLotRequest{
+				RequestHeader: trace.RequestHeader{RequestID: c.RequestID + ":lot"}, GTIN: c.GTIN, Lot: c.Lot, Expiry: c.Expiry})))
+		}
+	}
+	return n.l.Submit(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req)))
 }
 
 // evaluate runs a query as who.
 func (n *net) evaluate(who, fn string, req any) ledgertest.Response {
 	n.tb.Helper()
-	return n.l.Evaluate(n.cc, ledgertest.Proposal{Identity: identity(n.tb, who), Function: fn, Args: []string{mustJSON(n.tb, req)}})
+	return n.l.Evaluate(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req)))
+}
+
+// proposal is how a conforming client sends fn's request arg: a routed
+// transaction's as transient data with an empty argument (what the
+// gateway package does after its Route query), any other as the argument.
+func proposal(tb testing.TB, who, fn, arg string) ledgertest.Proposal {
+	p := ledgertest.Proposal{Identity: identity(tb, who), Function: fn, Args: []string{arg}}
+	if info, ok := trace.TxByName(strings.TrimPrefix(fn, trace.ContractName+":")); ok && info.Routed {
+		p.Args, p.Transient = []string{""}, map[string][]byte{trace.TransientRequest: []byte(arg)}
+	}
+	return p
+}
+
+// fullEvent is the event a collection member delivers for ev: the private
+// event of a routed transaction, else the public one.
+func fullEvent(ev ledgertest.Event) []byte {
+	if v := ev.PrivateValue(trace.PrivateEventKey); v != nil {
+		return v
+	}
+	return ev.Payload
 }
 
 // ok submits and requires a committed transaction; it decodes the result.
@@ -260,7 +288,7 @@ func (n *net) lastEvent() (string, trace.Event) {
 	}
 	e := evs[len(evs)-1]
 	var ev trace.Event
-	if err := json.Unmarshal(e.Payload, &ev); err != nil {
+	if err := json.Unmarshal(fullEvent(e), &ev); err != nil {
 		n.tb.Fatal(err)
 	}
 	return e.Name, ev

@@ -89,7 +89,7 @@ func requestIDOf(req any) string {
 func TestConcurrentSameRequestID(t *testing.T) {
 	n := supplyChain(t)
 	req := mustJSON(t, trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: "race"}, Scan: scan(gtinA, "S1", "L1", expiry)})
-	p := ledgertest.Proposal{Identity: identity(t, ph1), Function: "Dispense", Args: []string{req}}
+	p := proposal(t, ph1, "Dispense", req)
 	a := n.l.Simulate(n.cc, p)
 	b := n.l.Simulate(n.cc, p)
 	ra, rb := n.l.Commit(a), n.l.Commit(b)
@@ -137,7 +137,7 @@ func TestDecodeErrors(t *testing.T) {
 	n.fails(mfgA, "CommissionPacks", trace.CommissionPacksRequest{RequestHeader: h(), GTIN: gtinA, Lot: "L1", Expiry: "291231", Serials: []string{"N9"}},
 		trace.ErrConflict, "lot L1 has expiry 281231")
 	n.fails(mfgA, "CommissionPacks", trace.CommissionPacksRequest{RequestHeader: h(), GTIN: gtinA, Lot: "OLD", Expiry: "250101", Serials: []string{"N9"}},
-		trace.ErrConflict, "in the past")
+		trace.ErrNotFound, "lot OLD of product "+gtinA+" is not registered: RegisterLot first")
 	// Unknown function and unknown contract are errors too.
 	if r := n.submit(ph1, "Nope", "{}"); r.OK() {
 		t.Fatal("unknown function")

@@ -19,6 +19,7 @@ const (
 	objAnomalyOrg    = "anomaly-org"    // reporting MSP, id → 0x00 (index)
 	objAnomalyOwner  = "anomaly-owner"  // product owner MSP, id → 0x00 (index)
 	objRequest       = "req"            // caller MSP, request ID → trace.RequestRecord
+	objLotPacks      = "lot-packs"      // gtin, lot → number of packs commissioned (private)
 )
 
 // indexValue is the value of index keys: an empty value would be a delete.

@@ -123,8 +123,7 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 	if len(req.Serials) > c.maxCommission {
 		return nil, trace.Invalid("serials", "%d serials exceed the limit of %d per transaction", len(req.Serials), c.maxCommission)
 	}
-	p, err := t.ownedProduct(req.GTIN, false)
-	if err != nil {
+	if _, err := t.ownedProduct(req.GTIN, false); err != nil {
 		return nil, err
 	}
 	l, err := t.lot(req.GTIN, req.Lot)
@@ -132,11 +131,10 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 		return nil, err
 	}
 	if l == nil {
-		nl, err := t.newLot(p, req.Lot, req.Expiry, trace.LotReleased)
-		if err != nil {
-			return nil, err
-		}
-		l = &nl
+		// Lots are public records (MAJORITY), packs private: a
+		// commissioning, endorsed by the collection's members only, cannot
+		// create one.
+		return nil, trace.NotFound("lot %s of product %s is not registered: RegisterLot first", req.Lot, req.GTIN)
 	}
 	switch {
 	case l.Expiry != req.Expiry:
@@ -152,13 +150,14 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 			return nil, trace.Invalid(fmt.Sprintf("serials[%d]", i), "%v", err)
 		}
 	}
-	vals, err := t.stub.GetMultipleStates(keys...)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: read %d packs: %w", len(keys), err)
+	if err := t.prefetch(keys); err != nil {
+		return nil, err
 	}
 	var dups []string
-	for i, v := range vals {
-		if v != nil {
+	for i, k := range keys {
+		if v, err := t.raw(k); err != nil {
+			return nil, err
+		} else if v != nil {
 			dups = append(dups, req.Serials[i])
 		}
 	}
@@ -186,9 +185,12 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 		}
 		t.putRaw(ik, indexValue)
 	}
-	l.PackCount += len(req.Serials)
-	l.UpdatedAt, l.LastTx = t.now, t.txID
-	if err := t.saveLot(*l); err != nil {
+	n, err := t.lotPacks(l)
+	if err != nil {
+		return nil, err
+	}
+	l.PackCount = n + len(req.Serials)
+	if err := t.saveLotPacks(*l); err != nil {
 		return nil, err
 	}
 	t.event.Commissioned = &trace.Commissioned{

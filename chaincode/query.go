@@ -56,6 +56,10 @@ func (c *Contract) getPackHistory(t *txn, q *trace.PackHistoryQuery) (any, error
 	if _, err := t.readablePack(q.GTIN, q.Serial); err != nil {
 		return nil, err
 	}
+	if t.coll != "" {
+		return nil, trace.Invalid("", "pack %s/%s is a record of %s's private collection, of which Fabric keeps no history: the read model keeps it (API GET /v1/packs/{gtin}/{serial}/history)",
+			q.GTIN, q.Serial, strings.TrimPrefix(t.coll, trace.CollectionPrefix))
+	}
 	limit := q.Limit
 	if limit == 0 {
 		limit = trace.DefaultHistory
@@ -103,8 +107,12 @@ func (c *Contract) getLot(t *txn, q *trace.LotQuery) (any, error) {
 	if l == nil {
 		return nil, trace.NotFound("lot %s of product %s is not registered", q.Lot, q.GTIN)
 	}
-	if !t.actor.Role.Has(trace.RightReadAll) && !t.ownsLot(l) {
-		l.PackCount = 0 // the batch size is the manufacturer's and the regulator's business
+	l.PackCount = 0
+	if t.actor.Role.Has(trace.RightReadAll) || t.ownsLot(l) {
+		// the batch size is the manufacturer's and the regulator's business
+		if l.PackCount, err = t.lotPacks(l); err != nil {
+			return nil, err
+		}
 	}
 	return &trace.GetLotResult{Lot: *l}, nil
 }
@@ -165,15 +173,17 @@ func (c *Contract) getRequest(t *txn, q *trace.RequestQuery) (any, error) {
 	return &trace.GetRequestResult{Found: true, Request: &r}, nil
 }
 
-// page runs one paginated partial-composite-key query. The bookmark handed
-// to clients is the next key, tagged with a hash of the caller's MSP and
-// the query's filter (filter: the query's canonical JSON without its
-// bookmark); it must carry the same tag and lie inside the queried prefix,
-// so a bookmark cannot be replayed with another filter, by another
-// organisation, or to reach another record type. Queries that page over
-// records the caller may not read are refused before they get here, so no
-// bookmark names a record the caller may not read.
-func (t *txn) page(objectType string, attrs []string, filter any, size int, bookmark string, each func(k string, v []byte) error) (string, error) {
+// page runs one paginated partial-composite-key query over one or more
+// spaces (the public state "", or collections), one after the other. The
+// bookmark handed to clients is the next space and key, tagged with a hash
+// of the caller's MSP and the query's filter (filter: the query's canonical
+// JSON without its bookmark); it must carry the same tag and lie inside the
+// queried prefix, so a bookmark cannot be replayed with another filter, by
+// another organisation, or to reach another record type. Queries that page
+// over records the caller may not read are refused before they get here, so
+// no bookmark names a record the caller may not read. While a space is
+// read, t.coll is that space, so records loaded by each come from it.
+func (t *txn) page(spaces []string, objectType string, attrs []string, filter any, size int, bookmark string, each func(k string, v []byte) error) (string, error) {
 	if size == 0 {
 		size = trace.DefaultPageSize
 	}
@@ -185,34 +195,80 @@ func (t *txn) page(objectType string, attrs []string, filter any, size int, book
 	if err != nil {
 		return "", fmt.Errorf("encode filter: %w", err)
 	}
-	sum := sha256.Sum256([]byte(t.actor.MSP + "\x00" + prefix + "\x00" + string(fj)))
+	sum := sha256.Sum256([]byte(t.actor.MSP + "\x00" + prefix + "\x00" + string(fj) + "\x00" + strings.Join(spaces, ",")))
 	tag := sum[:8]
-	raw := ""
+	si, raw := 0, ""
 	if bookmark != "" {
 		b, err := base64.RawURLEncoding.DecodeString(bookmark)
-		if err != nil || len(b) < len(tag) || !bytes.Equal(b[:len(tag)], tag) || !strings.HasPrefix(string(b[len(tag):]), prefix) {
+		if err != nil || len(b) < len(tag)+1 || !bytes.Equal(b[:len(tag)], tag) || int(b[len(tag)]) >= len(spaces) || (len(b) > len(tag)+1 && !strings.HasPrefix(string(b[len(tag)+1:]), prefix)) {
 			return "", trace.Invalid("bookmark", "is not a bookmark of this query (same filter, same organisation)")
 		}
-		raw = string(b[len(tag):])
+		si, raw = int(b[len(tag)]), string(b[len(tag)+1:])
 	}
-	it, md, err := t.stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(size), raw)
+	saved := t.coll
+	defer func() { t.coll = saved }()
+	for ; si < len(spaces) && size > 0; si, raw = si+1, "" {
+		t.coll = spaces[si]
+		n, next, err := t.pageIn(spaces[si], objectType, attrs, size, raw, each)
+		if err != nil {
+			return "", err
+		}
+		if next != "" {
+			return base64.RawURLEncoding.EncodeToString(append(append(slices.Clip(tag), byte(si)), next...)), nil
+		}
+		size -= n
+	}
+	if si < len(spaces) {
+		return base64.RawURLEncoding.EncodeToString(append(slices.Clip(tag), byte(si))), nil
+	}
+	return "", nil
+}
+
+// pageIn reads up to size records of one space from key raw ("" : the
+// first) and returns how many it read and the next key ("" : the end).
+// Collections have no paginated query: the range is read from raw on.
+func (t *txn) pageIn(space, objectType string, attrs []string, size int, raw string, each func(k string, v []byte) error) (int, string, error) {
+	n := 0
+	if space == "" {
+		it, md, err := t.stub.GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(size), raw)
+		if err != nil {
+			return 0, "", fmt.Errorf("ledger: query %s: %w", objectType, err)
+		}
+		defer it.Close()
+		for it.HasNext() {
+			kv, err := it.Next()
+			if err != nil {
+				return 0, "", fmt.Errorf("ledger: query %s: %w", objectType, err)
+			}
+			if err := each(kv.GetKey(), kv.GetValue()); err != nil {
+				return 0, "", err
+			}
+			n++
+		}
+		return n, md.GetBookmark(), nil
+	}
+	it, err := t.stub.GetPrivateDataByPartialCompositeKey(space, objectType, attrs)
 	if err != nil {
-		return "", fmt.Errorf("ledger: query %s: %w", objectType, err)
+		return 0, "", fmt.Errorf("ledger: query %s in %s: %w", objectType, space, err)
 	}
 	defer it.Close()
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
-			return "", fmt.Errorf("ledger: query %s: %w", objectType, err)
+			return 0, "", fmt.Errorf("ledger: query %s in %s: %w", objectType, space, err)
+		}
+		if kv.GetKey() < raw {
+			continue
+		}
+		if n == size {
+			return n, kv.GetKey(), nil
 		}
 		if err := each(kv.GetKey(), kv.GetValue()); err != nil {
-			return "", err
+			return 0, "", err
 		}
+		n++
 	}
-	if md == nil || md.GetBookmark() == "" {
-		return "", nil
-	}
-	return base64.RawURLEncoding.EncodeToString(append(slices.Clip(tag), md.GetBookmark()...)), nil
+	return n, "", nil
 }
 
 func anomalyMatches(a *trace.Anomaly, q *trace.ListAnomaliesQuery) bool {
@@ -249,7 +305,6 @@ func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, erro
 	var (
 		obj   string
 		attrs []string
-		ids   []string
 	)
 	switch {
 	case q.Owned && t.actor.Role != trace.RoleManufacturer:
@@ -278,36 +333,45 @@ func (c *Contract) listAnomalies(t *txn, q *trace.ListAnomaliesQuery) (any, erro
 			if err != nil || len(parts) == 0 {
 				return fmt.Errorf("ledger: bad index key %q", printable(k))
 			}
-			ids = append(ids, parts[len(parts)-1])
+			a, err := t.anomaly(parts[len(parts)-1])
+			if err != nil {
+				return err
+			}
+			if a != nil && t.canSeeAnomaly(a) {
+				add(a)
+			}
 			return nil
 		}
 	}
 	filter := *q
 	filter.Bookmark, filter.PageSize = "", 0
-	bm, err := t.page(obj, attrs, filter, q.PageSize, q.Bookmark, viaIndex)
+	bm, err := t.page(t.anomalySpaces(q), obj, attrs, filter, q.PageSize, q.Bookmark, viaIndex)
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		if keys[i], err = anomalyKey(id); err != nil {
-			return nil, err
-		}
-	}
-	if err := t.prefetch(keys); err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		a, err := load[trace.Anomaly](t, k, nil)
-		if err != nil {
-			return nil, err
-		}
-		if a != nil && t.canSeeAnomaly(a) {
-			add(a)
-		}
-	}
 	res.Bookmark = bm
 	return res, nil
+}
+
+// anomalySpaces are where ListAnomalies looks: a routed query (filtered on
+// a GTIN) its collection; otherwise the public state (anomalies about
+// unregistered products) and the collections the caller may read (the
+// regulator, and others through a regulator's peer: all; a manufacturer:
+// its own).
+func (t *txn) anomalySpaces(q *trace.ListAnomaliesQuery) []string {
+	if t.coll != "" {
+		return []string{t.coll}
+	}
+	spaces := []string{""}
+	for _, m := range t.c.manufacturers() {
+		if t.actor.Role != trace.RoleManufacturer || m == t.actor.MSP {
+			spaces = append(spaces, trace.Collection(m))
+		}
+	}
+	if q.Owned {
+		spaces = spaces[1:]
+	}
+	return spaces
 }
 
 // listPacksByLot pages through a lot's packs (serial order) via the lot
@@ -328,7 +392,7 @@ func (c *Contract) listPacksByLot(t *txn, q *trace.ListPacksByLotQuery) (any, er
 	filter := *q
 	filter.Bookmark, filter.PageSize = "", 0
 	var serials []string
-	bm, err := t.page(objPackByLot, []string{q.GTIN, q.Lot}, filter, q.PageSize, q.Bookmark, func(k string, _ []byte) error {
+	bm, err := t.page([]string{t.coll}, objPackByLot, []string{q.GTIN, q.Lot}, filter, q.PageSize, q.Bookmark, func(k string, _ []byte) error {
 		_, parts, err := t.stub.SplitCompositeKey(k)
 		if err != nil || len(parts) != 3 {
 			return fmt.Errorf("ledger: bad index key %q", printable(k))

@@ -96,6 +96,43 @@ func (t *txn) lotOf(p *trace.Pack) (*trace.Lot, error) {
 	return l, nil
 }
 
+// lotPackCount is the private record of a lot's pack count.
+type lotPackCount struct {
+	Count int `json:"count"`
+}
+
+// lotPacks returns the number of packs commissioned in lot l: a private
+// record of the lot's collection (the batch size is the manufacturer's and
+// the regulator's business); 0 outside a collection.
+func (t *txn) lotPacks(l *trace.Lot) (int, error) {
+	if t.coll == "" {
+		return 0, nil
+	}
+	k, err := key(objLotPacks, l.GTIN, l.Lot)
+	if err != nil {
+		return 0, trace.Invalid("", "%v", err)
+	}
+	var n lotPackCount
+	if _, err := t.get(k, &n); err != nil {
+		return 0, err
+	}
+	return n.Count, nil
+}
+
+// saveLotPacks stores l.PackCount as the lot's private count and puts l,
+// so counted, in the (private) event.
+func (t *txn) saveLotPacks(l trace.Lot) error {
+	k, err := key(objLotPacks, l.GTIN, l.Lot)
+	if err != nil {
+		return err
+	}
+	if err := t.put(k, lotPackCount{Count: l.PackCount}, false); err != nil {
+		return err
+	}
+	t.event.Lots = append(t.event.Lots, l)
+	return nil
+}
+
 func (t *txn) saveProduct(p trace.Product) error {
 	k, err := productKey(p.GTIN)
 	if err != nil {

@@ -30,6 +30,9 @@ type txn struct {
 	now   time.Time
 	txID  string
 	reqID string
+	// coll is the manufacturer collection a routed transaction works in
+	// ("" : public). Every record but products and lots then lives there.
+	coll string
 
 	reads      map[string][]byte    // committed values read (nil: absent)
 	lastChange map[string]time.Time // committed records' last change, by key
@@ -178,6 +181,10 @@ func submit[Req, Res any, R interface {
 }](c *Contract, ctx TxCtx, tx trace.Tx[Req, Res], arg string, run func(*txn, R) (trace.Result, error)) (string, error) {
 	name := tx.Name
 	req := R(new(Req))
+	arg, viaTransient, err := requestArg(ctx, arg)
+	if err != nil {
+		return "", err
+	}
 	if err := decode(arg, req); err != nil {
 		return "", err
 	}
@@ -186,6 +193,9 @@ func submit[Req, Res any, R interface {
 		return "", err
 	}
 	if err := authorize(t.actor, name, requiredRight(tx.Info(), req)); err != nil {
+		return "", err
+	}
+	if err := t.enter(req, viaTransient); err != nil {
 		return "", err
 	}
 	t.reqID = req.ID()
@@ -251,6 +261,10 @@ func query[Req, Res any, R interface {
 }](c *Contract, ctx TxCtx, tx trace.Tx[Req, Res], arg string, run func(*txn, R) (any, error)) (string, error) {
 	name := tx.Name
 	req := R(new(Req))
+	arg, viaTransient, err := requestArg(ctx, arg)
+	if err != nil {
+		return "", err
+	}
 	if err := decode(arg, req); err != nil {
 		return "", err
 	}
@@ -259,6 +273,9 @@ func query[Req, Res any, R interface {
 		return "", err
 	}
 	if err := authorize(t.actor, name, requiredRight(tx.Info(), req)); err != nil {
+		return "", err
+	}
+	if err := t.enter(req, viaTransient); err != nil {
 		return "", err
 	}
 	res, err := run(t, req)
@@ -297,7 +314,13 @@ func (t *txn) raw(k string) ([]byte, error) {
 	if v, ok := t.reads[k]; ok {
 		return v, nil
 	}
-	b, err := t.stub.GetState(k)
+	var b []byte
+	var err error
+	if t.private(k) {
+		b, err = t.stub.GetPrivateData(t.coll, k)
+	} else {
+		b, err = t.stub.GetState(k)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: get %q: %w", printable(k), err)
 	}
@@ -315,20 +338,50 @@ func (t *txn) prefetch(keys []string) error {
 			missing = append(missing, k)
 		}
 	}
-	if len(missing) == 0 {
-		return nil
+	var pub, pvt []string
+	for _, k := range missing {
+		if t.private(k) {
+			pvt = append(pvt, k)
+		} else {
+			pub = append(pub, k)
+		}
 	}
-	vals, err := t.stub.GetMultipleStates(missing...)
+	if len(pub) > 0 {
+		vals, err := t.stub.GetMultipleStates(pub...)
+		if err := t.fetched(pub, vals, err); err != nil {
+			return err
+		}
+	}
+	if len(pvt) > 0 {
+		vals, err := t.stub.GetMultiplePrivateData(t.coll, pvt...)
+		if err := t.fetched(pvt, vals, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) fetched(keys []string, vals [][]byte, err error) error {
 	if err != nil {
-		return fmt.Errorf("ledger: get %d keys: %w", len(missing), err)
+		return fmt.Errorf("ledger: get %d keys: %w", len(keys), err)
 	}
-	if len(vals) != len(missing) {
-		return fmt.Errorf("ledger: got %d values for %d keys", len(vals), len(missing))
+	if len(vals) != len(keys) {
+		return fmt.Errorf("ledger: got %d values for %d keys", len(vals), len(keys))
 	}
-	for i, k := range missing {
+	for i, k := range keys {
 		t.reads[k] = vals[i]
 	}
 	return nil
+}
+
+// private reports whether record key k lives in the transaction's
+// collection: in a routed transaction every record but products and lots.
+func (t *txn) private(k string) bool {
+	if t.coll == "" {
+		return false
+	}
+	obj, _, _ := strings.Cut(strings.TrimPrefix(k, "\x00"), "\x00")
+	return obj != objProduct && obj != objLot
 }
 
 // put buffers a record write; inEvent adds the record's new version to the
@@ -399,13 +452,32 @@ func (t *txn) commit(out trace.Outcome) error {
 	t.stub.StartWriteBatch()
 	for _, k := range t.writeOrder {
 		v := t.pending[k]
-		if v == nil {
+		switch {
+		case t.coll != "" && !t.private(k):
+			// A public write would need the chaincode's MAJORITY, i.e.
+			// endorsers outside the collection, who must never see the
+			// transient request.
+			return fmt.Errorf("ledger: %s works in collection %s and may not write the public record %q", t.name, t.coll, printable(k))
+		case t.coll != "" && v == nil:
+			err = t.stub.DelPrivateData(t.coll, k)
+		case t.coll != "":
+			err = t.stub.PutPrivateData(t.coll, k, v)
+		case v == nil:
 			err = t.stub.DelState(k)
-		} else {
+		default:
 			err = t.stub.PutState(k, v)
 		}
 		if err != nil {
 			return fmt.Errorf("ledger: write %q: %w", printable(k), err)
+		}
+	}
+	if t.coll != "" {
+		// The full event is a private write; the public event a stub.
+		if err := t.stub.PutPrivateData(t.coll, trace.PrivateEventKey, payload); err != nil {
+			return fmt.Errorf("ledger: write event: %w", err)
+		}
+		if payload, err = json.Marshal(ev.Public(t.coll)); err != nil {
+			return fmt.Errorf("encode event: %w", err)
 		}
 	}
 	if err := t.stub.FinishWriteBatch(); err != nil {

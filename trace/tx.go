@@ -168,6 +168,16 @@ func transactionRights() map[string]Right {
 	return m
 }
 
+// TxByName returns the descriptor of the named transaction.
+func TxByName(name string) (TxInfo, bool) {
+	for _, t := range AllTransactions {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TxInfo{}, false
+}
+
 // IsQuery reports whether the named transaction is a query.
 func IsQuery(name string) bool {
 	for _, t := range AllTransactions {

@@ -58,6 +58,10 @@ type Event struct {
 	TxID    string
 	Name    string
 	Payload []byte
+	// Private is the transaction's private write set by collection and
+	// key: what a member peer delivers with the block (block and private
+	// data events). Deletes have nil values.
+	Private map[string]map[string][]byte
 }
 
 // Ledger is the committed state of one channel for one chaincode.
@@ -68,11 +72,13 @@ type Ledger struct {
 	keys    []string // sorted when !dirty
 	dirty   bool
 	history map[string][]modification // oldest first
-	height  uint64
-	events  []Event
-	now     time.Time
-	step    time.Duration
-	seq     uint64
+
+	collections map[string][]string // collection → member MSPs (nil: not checked)
+	height      uint64
+	events      []Event
+	now         time.Time
+	step        time.Duration
+	seq         uint64
 
 	// TotalQueryLimit caps the results of one range query, as the peer's
 	// ledger.state.totalQueryLimit does (core.yaml default 100000).
@@ -224,6 +230,26 @@ func (l *Ledger) apply(txID string, at time.Time, writes []write) {
 	}
 }
 
+// PrivateValue returns the value the event's transaction wrote to key in
+// any collection (nil: none).
+func (e Event) PrivateValue(key string) []byte {
+	for _, kv := range e.Private {
+		if v, ok := kv[key]; ok {
+			return v
+		}
+	}
+	return nil
+}
+
+// SetCollections declares the channel's private data collections and their
+// member MSPs: a collection not declared is refused, and a proposal
+// simulated on a non-member's peer (Proposal.Peer) cannot read its values.
+func (l *Ledger) SetCollections(members map[string][]string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.collections = members
+}
+
 // Proposal is one transaction proposal: who calls which function with which
 // arguments. TxID and Time default to a fresh ID and the ledger clock.
 type Proposal struct {
@@ -232,6 +258,12 @@ type Proposal struct {
 	Args     []string
 	TxID     string
 	Time     time.Time
+	// Transient is the proposal's transient map (never committed).
+	Transient map[string][]byte
+	// Peer is the MSP of the peer that simulates the proposal; with
+	// SetCollections it decides which collections' values it holds.
+	// Empty: a peer that is a member of every collection.
+	Peer string
 }
 
 // Response is the outcome of a proposal.
@@ -290,6 +322,7 @@ func (l *Ledger) Simulate(cc shim.Chaincode, p Proposal) *Simulation {
 		creator = p.Identity.Creator
 	}
 	stub := newStub(l, txID, ts, args, creator)
+	stub.peer, stub.transient = p.Peer, p.Transient
 	res := cc.Invoke(stub)
 	r := Response{TxID: txID, EventCalls: stub.eventCalls, Reads: stub.reads, Ranges: stub.rangeCalls, Writes: stub.writeCalls}
 	for k, v := range stub.writes {
@@ -300,6 +333,7 @@ func (l *Ledger) Simulate(cc shim.Chaincode, p Proposal) *Simulation {
 	}
 	if stub.event != nil {
 		ev := *stub.event
+		ev.Private = stub.privateWriteSet()
 		r.Event = &ev
 	}
 	return &Simulation{stub: stub, response: r}
@@ -325,7 +359,8 @@ func (l *Ledger) Commit(s *Simulation) Response {
 	}
 	l.apply(s.stub.txID, s.stub.ts, s.stub.orderedWrites())
 	if s.stub.event != nil {
-		l.events = append(l.events, Event{Block: l.height, TxID: s.stub.txID, Name: s.stub.event.Name, Payload: s.stub.event.Payload})
+		l.events = append(l.events, Event{Block: l.height, TxID: s.stub.txID, Name: s.stub.event.Name, Payload: s.stub.event.Payload,
+			Private: s.stub.privateWriteSet()})
 	}
 	l.now = l.now.Add(l.step)
 	r.Validation = Valid

@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,6 +49,10 @@ type Stub struct {
 	rangeCalls int // range, partial-composite-key and history queries
 	writeCalls int
 	paginated  bool
+
+	peer          string // MSP of the simulating peer ("" : member of every collection)
+	transient     map[string][]byte
+	privateWrites int
 }
 
 var _ shim.ChaincodeStubInterface = (*Stub)(nil)
@@ -61,6 +66,26 @@ func (s *Stub) orderedWrites() []write {
 	out := make([]write, 0, len(s.writeOrder))
 	for _, k := range s.writeOrder {
 		out = append(out, write{key: k, value: s.writes[k]})
+	}
+	return out
+}
+
+// privateWriteSet returns the transaction's private writes by collection.
+func (s *Stub) privateWriteSet() map[string]map[string][]byte {
+	var out map[string]map[string][]byte
+	for _, k := range s.writeOrder {
+		rest, ok := strings.CutPrefix(k, pvtSep)
+		if !ok {
+			continue
+		}
+		coll, key, _ := strings.Cut(rest, pvtSep)
+		if out == nil {
+			out = map[string]map[string][]byte{}
+		}
+		if out[coll] == nil {
+			out[coll] = map[string][]byte{}
+		}
+		out[coll][key] = s.writes[k]
 	}
 	return out
 }
@@ -133,7 +158,13 @@ func (s *Stub) GetChannelID() string { return s.l.channel }
 func (s *Stub) GetCreator() ([]byte, error) { return s.creator, nil }
 
 // GetTransient returns an empty transient map.
-func (s *Stub) GetTransient() (map[string][]byte, error) { return map[string][]byte{}, nil }
+func (s *Stub) GetTransient() (map[string][]byte, error) {
+	out := make(map[string][]byte, len(s.transient))
+	for k, v := range s.transient {
+		out[k] = slices.Clone(v)
+	}
+	return out, nil
+}
 
 // GetBinding returns nil.
 func (s *Stub) GetBinding() ([]byte, error) { return nil, nil }
@@ -444,24 +475,116 @@ func (s *Stub) GetHistoryForKey(key string) (shim.HistoryQueryIteratorInterface,
 	return it, nil
 }
 
-// ---- private data: not modelled ----
+// ---- private data ----
+//
+// A collection's records live in the same state map under pvtKey, so MVCC,
+// range and phantom checks apply to them exactly as to public records. What
+// Fabric adds and is modelled here: a peer that is not a member of a
+// collection (Proposal.Peer, Ledger.SetCollections) holds only hashes, so
+// reading a value that exists fails there as it does on a peer ("private
+// data matching public hash version is not available"); GetPrivateDataHash
+// answers on every peer. There is no history of private data.
 
-// GetPrivateData is not modelled.
-func (s *Stub) GetPrivateData(string, string) ([]byte, error) { return nil, errNotModelled }
+const pvtSep = "\x01"
 
-// GetMultiplePrivateData is not modelled.
-func (s *Stub) GetMultiplePrivateData(string, ...string) ([][]byte, error) {
-	return nil, errNotModelled
+func pvtKey(coll, key string) string { return pvtSep + coll + pvtSep + key }
+
+// PrivateKey is the key under which the ledger stores key of collection
+// coll (for Ledger.Get and Keys).
+func PrivateKey(coll, key string) string { return pvtKey(coll, key) }
+
+func (s *Stub) member(coll string) bool {
+	if s.peer == "" || s.l.collections == nil {
+		return true
+	}
+	return slices.Contains(s.l.collections[coll], s.peer)
 }
 
-// GetPrivateDataHash is not modelled.
-func (s *Stub) GetPrivateDataHash(string, string) ([]byte, error) { return nil, errNotModelled }
+func (s *Stub) checkCollection(coll string) error {
+	if coll == "" {
+		return errors.New("collection must not be an empty string")
+	}
+	if s.l.collections != nil {
+		if _, ok := s.l.collections[coll]; !ok {
+			return fmt.Errorf("collection %s could not be found for chaincode %s", coll, namespace)
+		}
+	}
+	return nil
+}
 
-// PutPrivateData is not modelled.
-func (s *Stub) PutPrivateData(string, string, []byte) error { return errNotModelled }
+func (s *Stub) readPrivate(coll, key string) ([]byte, error) {
+	v := s.read(pvtKey(coll, key))
+	if v != nil && !s.member(coll) {
+		return nil, fmt.Errorf("private data matching public hash version is not available. Public hash version = {BlockNum: %d, TxNum: 0}, Private data version = <nil>", s.l.height)
+	}
+	return v, nil
+}
 
-// DelPrivateData is not modelled.
-func (s *Stub) DelPrivateData(string, string) error { return errNotModelled }
+// GetPrivateData returns the committed value of key in coll.
+func (s *Stub) GetPrivateData(coll, key string) ([]byte, error) {
+	if err := s.checkCollection(coll); err != nil {
+		return nil, err
+	}
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	return s.readPrivate(coll, key)
+}
+
+// GetMultiplePrivateData returns the committed values of keys in coll.
+func (s *Stub) GetMultiplePrivateData(coll string, keys ...string) ([][]byte, error) {
+	if err := s.checkCollection(coll); err != nil {
+		return nil, err
+	}
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		v, err := s.readPrivate(coll, k)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// GetPrivateDataHash returns the SHA-256 of the committed value of key in
+// coll (nil when absent); every peer has it.
+func (s *Stub) GetPrivateDataHash(coll, key string) ([]byte, error) {
+	if err := s.checkCollection(coll); err != nil {
+		return nil, err
+	}
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	v := s.read(pvtKey(coll, key))
+	if v == nil {
+		return nil, nil
+	}
+	sum := sha256.Sum256(v)
+	return sum[:], nil
+}
+
+// PutPrivateData records a write to coll (non-members may write, as on a
+// peer).
+func (s *Stub) PutPrivateData(coll, key string, value []byte) error {
+	if err := s.checkCollection(coll); err != nil {
+		return err
+	}
+	if len(value) == 0 {
+		return errors.New("value must not be empty")
+	}
+	s.privateWrites++
+	return s.put(pvtKey(coll, key), value)
+}
+
+// DelPrivateData records a delete in coll.
+func (s *Stub) DelPrivateData(coll, key string) error {
+	if err := s.checkCollection(coll); err != nil {
+		return err
+	}
+	s.privateWrites++
+	return s.put(pvtKey(coll, key), nil)
+}
 
 // PurgePrivateData is not modelled.
 func (s *Stub) PurgePrivateData(string, string) error { return errNotModelled }
@@ -476,14 +599,45 @@ func (s *Stub) GetPrivateDataValidationParameter(string, string) ([]byte, error)
 	return nil, errNotModelled
 }
 
-// GetPrivateDataByRange is not modelled.
-func (s *Stub) GetPrivateDataByRange(string, string, string) (shim.StateQueryIteratorInterface, error) {
-	return nil, errNotModelled
+func (s *Stub) scanPrivate(coll, start, end string) (shim.StateQueryIteratorInterface, error) {
+	if err := s.checkCollection(coll); err != nil {
+		return nil, err
+	}
+	s.rangeCalls++
+	pstart, pend := pvtKey(coll, start), pvtKey(coll, end)
+	if end == "" {
+		pend = pvtSep + coll + "\x02"
+	}
+	it, _, err := s.scan(pstart, pend, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	if !s.member(coll) {
+		it.kvs = nil // a non-member holds no values to iterate
+	}
+	prefix := pvtKey(coll, "")
+	for _, kv := range it.kvs {
+		kv.Key = strings.TrimPrefix(kv.Key, prefix)
+	}
+	return it, nil
 }
 
-// GetPrivateDataByPartialCompositeKey is not modelled.
-func (s *Stub) GetPrivateDataByPartialCompositeKey(string, string, []string) (shim.StateQueryIteratorInterface, error) {
-	return nil, errNotModelled
+// GetPrivateDataByRange returns the committed keys of coll in [start, end).
+func (s *Stub) GetPrivateDataByRange(coll, start, end string) (shim.StateQueryIteratorInterface, error) {
+	if err := validateSimpleKeys(start, end); err != nil {
+		return nil, err
+	}
+	return s.scanPrivate(coll, start, end)
+}
+
+// GetPrivateDataByPartialCompositeKey returns the committed composite keys
+// of coll with the given prefix.
+func (s *Stub) GetPrivateDataByPartialCompositeKey(coll, objectType string, attrs []string) (shim.StateQueryIteratorInterface, error) {
+	start, end, err := partialRange(objectType, attrs)
+	if err != nil {
+		return nil, err
+	}
+	return s.scanPrivate(coll, start, end)
 }
 
 // GetPrivateDataQueryResult is not modelled.
