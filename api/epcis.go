@@ -343,8 +343,8 @@ func (s *Server) suspectReport(c echo.Context) error {
 	if err := s.evaluate(c, trace.TxGetPack, &trace.PackQuery{GTIN: a.Pack.GTIN, Serial: a.Pack.Serial}, &pack); err != nil {
 		return err
 	}
-	var hist trace.PackHistoryResult
-	if err := s.evaluate(c, trace.TxGetPackHistory, &trace.PackHistoryQuery{GTIN: a.Pack.GTIN, Serial: a.Pack.Serial, Limit: trace.MaxHistory}, &hist); err != nil {
+	hist, err := s.history(c, a.Pack.GTIN, a.Pack.Serial, trace.MaxHistory)
+	if err != nil {
 		return err
 	}
 	var prod trace.GetProductResult

@@ -457,14 +457,72 @@ func (s *Server) packHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var res trace.PackHistoryResult
-	if err := s.evaluate(c, trace.TxGetPackHistory, &trace.PackHistoryQuery{GTIN: g, Serial: sn, Limit: limit}, &res); err != nil {
+	res, err := s.history(c, g, sn, limit)
+	if err != nil {
 		return err
 	}
-	if res.Entries == nil {
-		res.Entries = []trace.PackHistoryEntry{}
-	}
 	return writeJSON(c, http.StatusOK, res)
+}
+
+// history is a pack's committed versions, newest first. Fabric keeps no
+// history of a manufacturer's private pack records, so the versions come
+// from the read model (built from the collection members' full events);
+// the ledger's GetPack decides, for the caller, whether the pack may be
+// seen at all (the regulator, its manufacturer, a party to its custody).
+func (s *Server) history(c echo.Context, gtin, serial string, limit int) (trace.PackHistoryResult, error) {
+	var cur trace.GetPackResult
+	if err := s.evaluate(c, trace.TxGetPack, &trace.PackQuery{GTIN: gtin, Serial: serial}, &cur); err != nil {
+		return trace.PackHistoryResult{}, err
+	}
+	if limit == 0 {
+		limit = trace.DefaultHistory
+	}
+	// The read model follows the ledger within a second or so: wait a
+	// little for it to hold the version GetPack returned; if it still
+	// lags, the current version heads the answer anyway.
+	ctx := c.Request().Context()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		tl, err := s.deps.Read.PackTimeline(ctx, gtin, serial, 0)
+		if err != nil {
+			return trace.PackHistoryResult{}, err
+		}
+		caughtUp := len(tl) > 0 && tl[len(tl)-1].TxID == cur.Pack.LastTx
+		if caughtUp || time.Now().After(deadline) {
+			if !caughtUp {
+				tl = append(tl, readmodel.PackEvent{TxID: cur.Pack.LastTx, Event: cur.Pack.LastEvent, At: cur.Pack.UpdatedAt, Lot: cur.Pack.Lot,
+					State: cur.Pack.State, Reason: cur.Pack.Reason, Custodian: cur.Pack.Custodian})
+			}
+			return historyFromTimeline(cur.Pack, tl, limit), nil
+		}
+		select {
+		case <-ctx.Done():
+			return trace.PackHistoryResult{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// historyFromTimeline turns the read model's rows of a pack (oldest first)
+// into history entries (newest first): the current record with each
+// version's state, custody and last transaction.
+func historyFromTimeline(cur trace.Pack, tl []readmodel.PackEvent, limit int) trace.PackHistoryResult {
+	res := trace.PackHistoryResult{Entries: []trace.PackHistoryEntry{}}
+	for i := len(tl) - 1; i >= 0; i-- {
+		if len(res.Entries) == limit {
+			res.Truncated = true
+			break
+		}
+		e := tl[i]
+		p := cur
+		p.Lot, p.State, p.Reason, p.Custodian = e.Lot, e.State, e.Reason, e.Custodian
+		p.LastEvent, p.LastTx, p.UpdatedAt, p.Transit = e.Event, e.TxID, e.At, nil
+		if e.Shipment != "" {
+			p.Transit = &trace.Transit{Shipment: e.Shipment, From: e.Actor.Party()}
+		}
+		res.Entries = append(res.Entries, trace.PackHistoryEntry{TxID: e.TxID, Timestamp: e.At, Pack: &p})
+	}
+	return res
 }
 
 // ---- shipments ----

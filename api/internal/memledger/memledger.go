@@ -105,7 +105,7 @@ func (l *Ledger) Events() ([]trace.Event, []readmodel.Position) {
 	pos := make([]readmodel.Position, 0, len(raw))
 	for _, e := range raw {
 		var ev trace.Event
-		if err := json.Unmarshal(e.Payload, &ev); err != nil {
+		if err := json.Unmarshal(fullPayload(e), &ev); err != nil {
 			panic(fmt.Sprintf("memledger: the contract emitted an undecodable event: %v", err)) // a contract bug, not an input
 		}
 		evs = append(evs, ev)
@@ -148,7 +148,7 @@ func (l *Ledger) Stream(ctx context.Context, from readmodel.Position, apply read
 				continue
 			}
 			var ev trace.Event
-			if err := json.Unmarshal(e.Payload, &ev); err != nil {
+			if err := json.Unmarshal(fullPayload(e), &ev); err != nil {
 				return fmt.Errorf("memledger: event %s: %w", e.TxID, err)
 			}
 			if err := apply(ctx, ev, pos); err != nil {
@@ -217,7 +217,14 @@ func (c *Caller) Submit(ctx context.Context, fn string, req trace.WriteRequest, 
 	if err != nil {
 		return err
 	}
-	r := l.peer.Submit(l.cc, ledgertest.Proposal{Identity: id, Function: trace.ContractName + ":" + fn, Args: []string{string(arg)}})
+	if c, ok := req.(*trace.CommissionPacksRequest); ok {
+		// As the gateway does: lots are public records, registered first.
+		if r := l.peer.Evaluate(l.cc, proposal(id, trace.TxGetLot, mustMarshal(trace.LotQuery{GTIN: c.GTIN, Lot: c.Lot}))); !r.OK() {
+			l.peer.Submit(l.cc, proposal(id, trace.TxRegisterLot, mustMarshal(trace.RegisterLotRequest{
+				RequestHeader: trace.RequestHeader{RequestID: c.RequestID + ":lot"}, GTIN: c.GTIN, Lot: c.Lot, Expiry: c.Expiry})))
+		}
+	}
+	r := l.peer.Submit(l.cc, proposal(id, fn, arg))
 	if !r.OK() {
 		return chaincodeError(fn, r.Message)
 	}
@@ -243,11 +250,41 @@ func (c *Caller) Evaluate(ctx context.Context, fn string, req trace.Request, res
 	if err != nil {
 		return err
 	}
-	r := c.l.peer.Evaluate(c.l.cc, ledgertest.Proposal{Identity: id, Function: trace.ContractName + ":" + fn, Args: []string{string(arg)}})
+	r := c.l.peer.Evaluate(c.l.cc, proposal(id, fn, arg))
 	if !r.OK() {
 		return chaincodeError(fn, r.Message)
 	}
 	return decodeResult(fn, r.Payload, result)
+}
+
+// fullPayload is the event a collection member delivers: a routed
+// transaction's full event is its private write (what a member's
+// block-and-private-data stream delivers), its public event a stub.
+func fullPayload(e ledgertest.Event) []byte {
+	if v := e.PrivateValue(trace.PrivateEventKey); v != nil {
+		return v
+	}
+	return e.Payload
+}
+
+// proposal sends req as a conforming client does: a routed transaction's
+// request as transient data with an empty argument, any other as the
+// argument. (One peer, member of every collection: the route's endorsers
+// are not modelled.)
+func proposal(id *ledgertest.Identity, fn string, arg []byte) ledgertest.Proposal {
+	p := ledgertest.Proposal{Identity: id, Function: trace.ContractName + ":" + fn, Args: []string{string(arg)}}
+	if info, ok := trace.TxByName(fn); ok && info.Routed {
+		p.Args, p.Transient = []string{""}, map[string][]byte{trace.TransientRequest: arg}
+	}
+	return p
+}
+
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // trace request types always encode
+	}
+	return b
 }
 
 // chaincodeError is the contract's error as a client sees it after the
