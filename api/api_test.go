@@ -528,7 +528,7 @@ func TestMetrics(t *testing.T) {
 		`pharmatrace_api_ledger_duration_seconds_count{fn="GetProduct",result="ok"} 1`,
 		`pharmatrace_api_anomalies{code="CLONE",status="new"} 1`,
 		`pharmatrace_api_readmodel_lag_seconds`,
-		`pharmatrace_api_readmodel_block 14`, // 12 demo transactions + the 2 lots registered before commissioning
+		`pharmatrace_api_readmodel_block 15`, // 12 demo transactions + 2 lots registered + the collection key set before commissioning
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

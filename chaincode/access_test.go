@@ -56,6 +56,8 @@ func sampleRequest(n *net, tx string) any {
 		return trace.ListAnomaliesQuery{}
 	case "ListPacksByLot":
 		return trace.ListPacksByLotQuery{GTIN: gtinA, Lot: "L1"}
+	case "InitCollection":
+		return trace.InitCollectionRequest{RequestHeader: h, Manufacturer: "ManufacturerMSP", Key: testCollectionKey}
 	case "Route":
 		return trace.RouteQuery{Transaction: "Dispense", Keys: trace.RouteKeys{GTINs: []string{gtinA}}}
 	}

@@ -31,11 +31,12 @@ func TestPublicStateAndEventsHoldNoSerial(t *testing.T) {
 	serials := []string{"S1", "S2", "S3", "S4", "P5", "AbY7", "ZZ9"}
 	coll := ledgertest.PrivateKey(trace.Collection("ManufacturerMSP"), "")
 
-	var public, private bytes.Buffer
+	var public, private, privateKeys bytes.Buffer
 	for _, k := range n.l.Keys("", "\U0010FFFF") {
 		if strings.HasPrefix(k, coll) {
 			private.WriteString(k)
 			private.Write(n.l.Get(k))
+			privateKeys.WriteString(k)
 			continue
 		}
 		public.WriteString(k)
@@ -49,6 +50,11 @@ func TestPublicStateAndEventsHoldNoSerial(t *testing.T) {
 		for _, form := range []string{`"` + s + `"`, "\x00" + s + "\x00"} {
 			if bytes.Contains(public.Bytes(), []byte(form)) {
 				t.Errorf("serial %s is in the public state or events as %q", s, form)
+			}
+			// Every peer holds SHA-256 of each private key: a key holding
+			// a serial could be brute-forced over the serial space.
+			if bytes.Contains(privateKeys.Bytes(), []byte(form)) {
+				t.Errorf("serial %s is in a private key as %q (its hash is on every peer)", s, form)
 			}
 		}
 		if !bytes.Contains(private.Bytes(), []byte(`"`+s+`"`)) {

@@ -246,6 +246,11 @@ func (c *Contract) ListPacksByLot(ctx TxCtx, request string) (string, error) {
 	return query(c, ctx, trace.Txs.ListPacksByLot, request, c.listPacksByLot)
 }
 
+// InitCollection sets a manufacturer collection's pseudonym key, once.
+func (c *Contract) InitCollection(ctx TxCtx, request string) (string, error) {
+	return submit(c, ctx, trace.Txs.InitCollection, request, c.initCollection)
+}
+
 // Route tells a client where a request goes: public, or as transient data
 // to the members of one manufacturer's collection (trace/route.go).
 func (c *Contract) Route(ctx TxCtx, request string) (string, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 
+	"github.com/pharmatrace/pharmatrace/chaincode"
 	"github.com/pharmatrace/pharmatrace/internal/ledgertest"
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -27,6 +28,15 @@ func (m readModel) set(tb testing.TB, obj string, attrs []string, v any) {
 	m[k] = b
 }
 
+// setPack stores a pack under its ledger key: the pseudonym of its serial.
+func (m readModel) setPack(tb testing.TB, p trace.Pack) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m[chaincode.PackKeyFor(testCollectionKey, p.GTIN, p.Serial)] = b
+}
+
 func (m readModel) apply(tb testing.TB, ev trace.Event) {
 	for _, p := range ev.Products {
 		m.set(tb, "product", []string{p.GTIN}, p)
@@ -36,11 +46,11 @@ func (m readModel) apply(tb testing.TB, ev trace.Event) {
 	}
 	if c := ev.Commissioned; c != nil {
 		for _, p := range c.Packs(ev.TxID, ev.Timestamp) {
-			m.set(tb, "pack", []string{p.GTIN, p.Serial}, p)
+			m.setPack(tb, p)
 		}
 	}
 	for _, p := range ev.Packs {
-		m.set(tb, "pack", []string{p.GTIN, p.Serial}, p)
+		m.setPack(tb, p)
 	}
 	for _, a := range ev.Aggregations {
 		m.set(tb, "sscc", []string{a.SSCC}, a)
@@ -82,6 +92,7 @@ func TestEventsRebuildState(t *testing.T) {
 	submit(mfgA, "RegisterLot", trace.RegisterLotRequest{RequestHeader: h(), GTIN: gtinA, Lot: "L0", Expiry: expiry, Status: trace.LotQuarantined})
 	submit(mfgA, "ReleaseLot", trace.LotStatusRequest{RequestHeader: h(), GTIN: gtinA, Lot: "L0"})
 	submit(mfgA, "RegisterLot", trace.RegisterLotRequest{RequestHeader: h(), GTIN: gtinA, Lot: "L1", Expiry: expiry})
+	submit(mfgA, "InitCollection", trace.InitCollectionRequest{RequestHeader: h(), Manufacturer: "ManufacturerMSP", Key: testCollectionKey})
 	submit(mfgA, "CommissionPacks", trace.CommissionPacksRequest{RequestHeader: h(), GTIN: gtinA, Lot: "L1", Expiry: expiry, Serials: []string{"E1", "E2", "E3", "E4"}})
 	submit(mfgA, "Aggregate", trace.AggregateRequest{RequestHeader: h(), SSCC: sscc1, Packs: refs(gtinA, "E1", "E2")})
 	submit(mfgA, "Ship", trace.ShipRequest{RequestHeader: h(), ShipmentID: "SH1", To: party(wh1), Packs: refs(gtinA, "E3"), SSCCs: []string{sscc1}})

@@ -17,3 +17,14 @@ func NewWithMigrations(cfg Config, up ...func(kind string, rec map[string]json.R
 	ls.current += len(up)
 	return newChaincode(cfg, ls)
 }
+
+// PackKeyFor is the ledger key of a pack record in a collection whose
+// pseudonym key is key.
+func PackKeyFor(key []byte, gtin, serial string) string {
+	t := &txn{coll: "c", pseudoKey: key}
+	k, err := t.packKey(gtin, serial)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}

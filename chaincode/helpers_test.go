@@ -1,6 +1,7 @@
 package chaincode_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -192,6 +193,12 @@ func (n *net) submit(who, fn string, req any) ledgertest.Response {
 			n.l.Submit(n.cc, proposal(n.tb, who, "RegisterLot", mustJSON(n.tb, trace.RegisterLotRequest{
 				RequestHeader: trace.RequestHeader{RequestID: c.RequestID + ":lot"}, GTIN: c.GTIN, Lot: c.Lot, Expiry: c.Expiry})))
 		}
+		r := n.l.Submit(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req)))
+		if !strings.Contains(r.Message, "has no pseudonym key yet") {
+			return r
+		}
+		n.l.Submit(n.cc, proposal(n.tb, who, "InitCollection", mustJSON(n.tb, trace.InitCollectionRequest{
+			RequestHeader: trace.RequestHeader{RequestID: c.RequestID + ":key"}, Manufacturer: identitySpecs[who].msp, Key: testCollectionKey})))
 	}
 	return n.l.Submit(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req)))
 }
@@ -201,6 +208,9 @@ func (n *net) evaluate(who, fn string, req any) ledgertest.Response {
 	n.tb.Helper()
 	return n.l.Evaluate(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req)))
 }
+
+// testCollectionKey is every test collection's pseudonym key.
+var testCollectionKey = bytes.Repeat([]byte{7}, trace.CollectionKeySize)
 
 // proposal is how a conforming client sends fn's request arg: a routed
 // transaction's as transient data with an empty argument (what the

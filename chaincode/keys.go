@@ -20,6 +20,7 @@ const (
 	objAnomalyOwner  = "anomaly-owner"  // product owner MSP, id → 0x00 (index)
 	objRequest       = "req"            // caller MSP, request ID → trace.RequestRecord
 	objLotPacks      = "lot-packs"      // gtin, lot → number of packs commissioned (private)
+	objCollKey       = "collection-key" // (no attributes) → the collection's pseudonym key (private)
 )
 
 // indexValue is the value of index keys: an empty value would be a delete.

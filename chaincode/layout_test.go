@@ -73,7 +73,7 @@ func TestUpgradeMigratesRecordsLazily(t *testing.T) {
 	before := answers()
 
 	// A pack record in the shape of the pretended old layout.
-	packKey := ledgertest.PrivateKey(trace.Collection("ManufacturerMSP"), "\x00pack\x00"+gtinA+"\x00U5\x00")
+	packKey := ledgertest.PrivateKey(trace.Collection("ManufacturerMSP"), chaincode.PackKeyFor(testCollectionKey, gtinA, "U5"))
 	old := n.l.Get(packKey)
 	if old == nil || !bytes.Contains(old, []byte(`"custodian":`)) {
 		t.Fatalf("pack record %q", old)

@@ -146,7 +146,7 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 	}
 	keys := make([]string, len(req.Serials))
 	for i, s := range req.Serials {
-		if keys[i], err = packKey(req.GTIN, s); err != nil {
+		if keys[i], err = t.packKeyOrErr(req.GTIN, s); err != nil {
 			return nil, trace.Invalid(fmt.Sprintf("serials[%d]", i), "%v", err)
 		}
 	}
@@ -179,7 +179,11 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 		if err := t.put(keys[i], pk, false); err != nil {
 			return nil, err
 		}
-		ik, err := packLotKey(req.GTIN, l.Lot, s)
+		id, _, err := t.serialID(req.GTIN, s)
+		if err != nil {
+			return nil, err
+		}
+		ik, err := key(objPackByLot, req.GTIN, l.Lot, id)
 		if err != nil {
 			return nil, err
 		}

@@ -64,7 +64,7 @@ func (c *Contract) getPackHistory(t *txn, q *trace.PackHistoryQuery) (any, error
 	if limit == 0 {
 		limit = trace.DefaultHistory
 	}
-	k, err := packKey(q.GTIN, q.Serial)
+	k, err := t.packKey(q.GTIN, q.Serial)
 	if err != nil {
 		return nil, trace.Invalid("", "%v", err)
 	}
@@ -391,23 +391,20 @@ func (c *Contract) listPacksByLot(t *txn, q *trace.ListPacksByLotQuery) (any, er
 	}
 	filter := *q
 	filter.Bookmark, filter.PageSize = "", 0
-	var serials []string
+	var keys []string // the index holds the pack keys' serial IDs (pseudonyms in a collection)
 	bm, err := t.page([]string{t.coll}, objPackByLot, []string{q.GTIN, q.Lot}, filter, q.PageSize, q.Bookmark, func(k string, _ []byte) error {
 		_, parts, err := t.stub.SplitCompositeKey(k)
 		if err != nil || len(parts) != 3 {
 			return fmt.Errorf("ledger: bad index key %q", printable(k))
 		}
-		serials = append(serials, parts[2])
-		return nil
+		pk, err := key(objPack, q.GTIN, parts[2])
+		keys = append(keys, pk)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	refs := make([]trace.PackRef, len(serials))
-	for i, s := range serials {
-		refs[i] = trace.PackRef{GTIN: q.GTIN, Serial: s}
-	}
-	packs, err := t.packs(refs)
+	packs, err := t.packsByKey(keys)
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,12 @@ func (c *Contract) prefixOwner(gtin string) string {
 // private-data hashes only, so every peer computes the same answer.
 func (t *txn) route(name string, k trace.RouteKeys) (trace.RouteResult, error) {
 	colls := map[string]bool{}
+	if k.Manufacturer != "" {
+		if !slices.Contains(t.c.manufacturers(), k.Manufacturer) {
+			return trace.RouteResult{}, trace.Invalid("manufacturer", "%s is not a manufacturer organisation of the network", k.Manufacturer)
+		}
+		colls[trace.Collection(k.Manufacturer)] = true
+	}
 	for _, g := range k.GTINs {
 		if m := t.c.prefixOwner(g); m != "" {
 			colls[trace.Collection(m)] = true
@@ -181,4 +187,20 @@ func (c *Contract) routeQuery(t *txn, q *trace.RouteQuery) (any, error) {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// initCollection stores the collection's pseudonym key, once.
+func (c *Contract) initCollection(t *txn, req *trace.InitCollectionRequest) (trace.Result, error) {
+	if req.Manufacturer != t.actor.MSP {
+		return nil, trace.Denied("%s of %s: only %s's own users may set its collection's key", t.name, req.Manufacturer, req.Manufacturer)
+	}
+	if _, ok, err := t.secret(); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, trace.Conflict("collection %s has its key already; it is never replaced (the pseudonyms of its packs depend on it)", t.coll)
+	}
+	if err := t.put(collectionKeyKey, collectionSecret{Key: req.Key}, false); err != nil {
+		return nil, err
+	}
+	return &trace.InitCollectionResult{Outcome: trace.Accepted("collection key set"), Collection: t.coll}, nil
 }

@@ -1,6 +1,9 @@
 package chaincode
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/pharmatrace/pharmatrace/trace"
@@ -9,13 +12,79 @@ import (
 // Typed access to the world state. Getters return nil when the record does
 // not exist; savers buffer the write and add the new version to the event.
 
-func productKey(gtin string) (string, error)         { return key(objProduct, gtin) }
-func lotKey(gtin, lot string) (string, error)        { return key(objLot, gtin, lot) }
-func packKey(gtin, serial string) (string, error)    { return key(objPack, gtin, serial) }
-func shipmentKey(id string) (string, error)          { return key(objShipment, id) }
-func ssccKey(sscc string) (string, error)            { return key(objSSCC, sscc) }
-func anomalyKey(id string) (string, error)           { return key(objAnomaly, id) }
-func packLotKey(gtin, lot, s string) (string, error) { return key(objPackByLot, gtin, lot, s) }
+func productKey(gtin string) (string, error)  { return key(objProduct, gtin) }
+func lotKey(gtin, lot string) (string, error) { return key(objLot, gtin, lot) }
+func shipmentKey(id string) (string, error)   { return key(objShipment, id) }
+func ssccKey(sscc string) (string, error)     { return key(objSSCC, sscc) }
+func anomalyKey(id string) (string, error)    { return key(objAnomaly, id) }
+
+// Pack records are keyed by a pseudonym of the serial, not the serial: in a
+// collection, Fabric puts SHA-256 of every key on every peer, and a serial
+// space of 10^8 is searched in seconds against plain keys. The pseudonym
+// is HMAC-SHA256(collection key, GTIN \x00 serial), 128 bits in hex; the
+// key is a private record of the collection (InitCollection), so only its
+// members can compute it. Outside a collection (a product no
+// manufacturer's prefix covers, where no pack exists) keys are plain.
+
+// collectionKeyKey is the key of the collection's pseudonym key.
+var collectionKeyKey = "\x00" + objCollKey + "\x00"
+
+type collectionSecret struct {
+	Key []byte `json:"key"`
+}
+
+// secret returns the collection's pseudonym key (ok false: none yet).
+func (t *txn) secret() ([]byte, bool, error) {
+	if t.coll == "" {
+		return nil, false, nil
+	}
+	if t.pseudoKey != nil {
+		return t.pseudoKey, true, nil
+	}
+	var s collectionSecret
+	found, err := t.get(collectionKeyKey, &s)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	t.pseudoKey = s.Key
+	return s.Key, true, nil
+}
+
+// serialID is what stands for serial in the keys of gtin's pack records;
+// ok false: the collection has no key yet, so no pack of it exists.
+func (t *txn) serialID(gtin, serial string) (string, bool, error) {
+	if _, err := key(objPack, gtin, serial); err != nil {
+		return "", false, trace.Invalid("", "%v", err)
+	}
+	if t.coll == "" {
+		return serial, true, nil
+	}
+	k, ok, err := t.secret()
+	if err != nil || !ok {
+		return "", false, err
+	}
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(gtin + "\x00" + serial))
+	return hex.EncodeToString(m.Sum(nil)[:16]), true, nil
+}
+
+// packKey is the key of a pack record ("" : no pack can exist).
+func (t *txn) packKey(gtin, serial string) (string, error) {
+	id, ok, err := t.serialID(gtin, serial)
+	if err != nil || !ok {
+		return "", err
+	}
+	return key(objPack, gtin, id)
+}
+
+// packKeyOrErr is packKey for a write: the collection must have its key.
+func (t *txn) packKeyOrErr(gtin, serial string) (string, error) {
+	k, err := t.packKey(gtin, serial)
+	if err == nil && k == "" {
+		return "", trace.Conflict("collection %s has no pseudonym key yet: its manufacturer sends InitCollection once (the gateway does it before the first commissioning)", t.coll)
+	}
+	return k, err
+}
 
 func load[T any](t *txn, k string, err error) (*T, error) {
 	if err != nil {
@@ -40,8 +109,11 @@ func (t *txn) lot(gtin, lot string) (*trace.Lot, error) {
 }
 
 func (t *txn) pack(gtin, serial string) (*trace.Pack, error) {
-	k, err := packKey(gtin, serial)
-	return load[trace.Pack](t, k, err)
+	k, err := t.packKey(gtin, serial)
+	if err != nil || k == "" {
+		return nil, err
+	}
+	return load[trace.Pack](t, k, nil)
 }
 
 func (t *txn) shipment(id string) (*trace.Shipment, error) {
@@ -63,16 +135,24 @@ func (t *txn) anomaly(id string) (*trace.Anomaly, error) {
 func (t *txn) packs(refs []trace.PackRef) ([]*trace.Pack, error) {
 	keys := make([]string, len(refs))
 	for i, r := range refs {
-		k, err := packKey(r.GTIN, r.Serial)
+		k, err := t.packKey(r.GTIN, r.Serial)
 		if err != nil {
 			return nil, trace.Invalid("packs", "%v", err)
 		}
+		if k == "" {
+			return make([]*trace.Pack, len(refs)), nil
+		}
 		keys[i] = k
 	}
+	return t.packsByKey(keys)
+}
+
+// packsByKey reads pack records by key with one GetMultipleStates.
+func (t *txn) packsByKey(keys []string) ([]*trace.Pack, error) {
 	if err := t.prefetch(keys); err != nil {
 		return nil, err
 	}
-	out := make([]*trace.Pack, len(refs))
+	out := make([]*trace.Pack, len(keys))
 	for i, k := range keys {
 		p, err := load[trace.Pack](t, k, nil)
 		if err != nil {
@@ -150,7 +230,7 @@ func (t *txn) saveLot(l trace.Lot) error {
 }
 
 func (t *txn) savePack(p trace.Pack) error {
-	k, err := packKey(p.GTIN, p.Serial)
+	k, err := t.packKeyOrErr(p.GTIN, p.Serial)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,8 @@ type txn struct {
 	reqID string
 	// coll is the manufacturer collection a routed transaction works in
 	// ("" : public). Every record but products and lots then lives there.
-	coll string
+	coll      string
+	pseudoKey []byte // the collection's pseudonym key, once read
 
 	reads      map[string][]byte    // committed values read (nil: absent)
 	lastChange map[string]time.Time // committed records' last change, by key

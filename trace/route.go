@@ -41,16 +41,18 @@ const PrivateEventKey = "\x00event\x00"
 // the product owner of each GTIN, the collection that holds each SSCC,
 // shipment, anomaly or request record.
 type RouteKeys struct {
-	GTINs     []string `json:"gtins,omitempty"`
-	SSCCs     []string `json:"ssccs,omitempty"`
-	Shipment  string   `json:"shipment,omitempty"`
-	Anomaly   string   `json:"anomaly,omitempty"`
-	RequestID string   `json:"requestId,omitempty"`
+	// Manufacturer names a collection directly (InitCollection).
+	Manufacturer string   `json:"manufacturer,omitempty"`
+	GTINs        []string `json:"gtins,omitempty"`
+	SSCCs        []string `json:"ssccs,omitempty"`
+	Shipment     string   `json:"shipment,omitempty"`
+	Anomaly      string   `json:"anomaly,omitempty"`
+	RequestID    string   `json:"requestId,omitempty"`
 }
 
 // Empty reports whether k names nothing.
 func (k RouteKeys) Empty() bool {
-	return len(k.GTINs) == 0 && len(k.SSCCs) == 0 && k.Shipment == "" && k.Anomaly == "" && k.RequestID == ""
+	return k.Manufacturer == "" && len(k.GTINs) == 0 && len(k.SSCCs) == 0 && k.Shipment == "" && k.Anomaly == "" && k.RequestID == ""
 }
 
 // Routed is implemented by the request of every transaction that may touch
@@ -122,7 +124,44 @@ func packGTINs(ps []PackRef) []string {
 	return out
 }
 
+// CollectionKeySize is the size of a collection's pseudonym key.
+const CollectionKeySize = 32
+
+// InitCollectionRequest gives a manufacturer's collection the secret key
+// that turns serials into the pseudonyms its private records are keyed by
+// (HMAC-SHA256(key, GTIN, serial)): Fabric puts SHA-256 of every private
+// key on every peer, and a serial space of 10^8 is searched in seconds
+// against plain keys. Once per collection; the manufacturer draws the key
+// (gateway: crypto/rand) and it travels only as transient data.
+type InitCollectionRequest struct {
+	RequestHeader
+	Manufacturer string `json:"manufacturer"` // MSP ID
+	Key          []byte `json:"key"`
+}
+
+// Validate checks the request.
+func (r *InitCollectionRequest) Validate() error {
+	if err := r.checkHeader(); err != nil {
+		return err
+	}
+	if r.Manufacturer == "" {
+		return Invalid("manufacturer", "is required (an MSP ID)")
+	}
+	if len(r.Key) != CollectionKeySize {
+		return Invalid("key", "is %d bytes, want %d random bytes", len(r.Key), CollectionKeySize)
+	}
+	return nil
+}
+
+// InitCollectionResult is the result of InitCollection.
+type InitCollectionResult struct {
+	Outcome    `json:"outcome"`
+	Collection string `json:"collection"`
+}
+
 // RouteKeys of each routed request.
+
+func (r *InitCollectionRequest) RouteKeys() RouteKeys { return RouteKeys{Manufacturer: r.Manufacturer} }
 
 func (r *CommissionPacksRequest) RouteKeys() RouteKeys { return RouteKeys{GTINs: []string{r.GTIN}} }
 func (r *AggregateRequest) RouteKeys() RouteKeys {

@@ -59,6 +59,7 @@ const (
 	TxListAnomalies     = "ListAnomalies"
 	TxListPacksByLot    = "ListPacksByLot"
 	TxRoute             = "Route"
+	TxInitCollection    = "InitCollection"
 )
 
 // Txs holds the descriptor of every transaction (see Tx).
@@ -90,6 +91,7 @@ var Txs = struct {
 	ListAnomalies     Tx[ListAnomaliesQuery, ListAnomaliesResult]
 	ListPacksByLot    Tx[ListPacksByLotQuery, ListPacksByLotResult]
 	Route             Tx[RouteQuery, RouteResult]
+	InitCollection    Tx[InitCollectionRequest, InitCollectionResult]
 }{
 	RegisterProduct:   write[RegisterProductRequest, ProductResult](TxRegisterProduct, RightProductRegister),
 	RegisterLot:       write[RegisterLotRequest, LotResult](TxRegisterLot, RightLotRegister),
@@ -118,6 +120,7 @@ var Txs = struct {
 	ListAnomalies:     query[ListAnomaliesQuery, ListAnomaliesResult](TxListAnomalies, RightAnomalyRead),
 	ListPacksByLot:    query[ListPacksByLotQuery, ListPacksByLotResult](TxListPacksByLot, RightPackRead),
 	Route:             query[RouteQuery, RouteResult](TxRoute, RightProductRead),
+	InitCollection:    write[InitCollectionRequest, InitCollectionResult](TxInitCollection, RightPackCommission),
 }
 
 func write[Req, Res any](name string, r Right) Tx[Req, Res] {
@@ -129,7 +132,7 @@ func query[Req, Res any](name string, r Right) Tx[Req, Res] {
 
 // AllTransactions lists every transaction, writes first, in a fixed order.
 var AllTransactions = []TxInfo{
-	Txs.RegisterProduct.Info(), Txs.RegisterLot.Info(), Txs.ReleaseLot.Info(), Txs.CommissionPacks.Info(), Txs.Aggregate.Info(),
+	Txs.RegisterProduct.Info(), Txs.InitCollection.Info(), Txs.RegisterLot.Info(), Txs.ReleaseLot.Info(), Txs.CommissionPacks.Info(), Txs.Aggregate.Info(),
 	Txs.Ship.Info(), Txs.Receive.Info(), Txs.Dispense.Info(), Txs.Decommission.Info(), Txs.Undo.Info(), Txs.RecallLot.Info(),
 	Txs.WithdrawLot.Info(), Txs.ReportScan.Info(), Txs.FlagAnomaly.Info(), Txs.TransitionAnomaly.Info(), Txs.CommentAnomaly.Info(),
 	Txs.Verify.Info(), Txs.GetProduct.Info(), Txs.GetPack.Info(), Txs.GetPackHistory.Info(), Txs.GetLot.Info(), Txs.GetShipment.Info(),

@@ -225,6 +225,13 @@ func (c *Caller) Submit(ctx context.Context, fn string, req trace.WriteRequest, 
 		}
 	}
 	r := l.peer.Submit(l.cc, proposal(id, fn, arg))
+	if cp, ok := req.(*trace.CommissionPacksRequest); ok && strings.Contains(r.Message, "has no pseudonym key yet") {
+		// As the gateway does: the collection's first commissioning sets
+		// its pseudonym key (a fixed one here: an in-memory test ledger).
+		l.peer.Submit(l.cc, proposal(id, trace.TxInitCollection, mustMarshal(trace.InitCollectionRequest{
+			RequestHeader: trace.RequestHeader{RequestID: cp.RequestID + ":key"}, Manufacturer: c.actor.MSP, Key: make([]byte, trace.CollectionKeySize)})))
+		r = l.peer.Submit(l.cc, proposal(id, fn, arg))
+	}
 	if !r.OK() {
 		return chaincodeError(fn, r.Message)
 	}
