@@ -194,7 +194,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		res, err := n.deployChaincode(ctx, *bin)
-		printDeploy(stdout, res)
+		if res.Sequence > 0 { // 0: refused before anything was approved
+			printDeploy(stdout, res)
+		}
 		return err
 	case "renew", "revoke":
 		rfs := flag.NewFlagSet("fabnet "+cmd, flag.ContinueOnError)
@@ -303,6 +305,11 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 			return fmt.Errorf("%s is missing in %s: run `make up` (it builds the binaries)", b, n.binDir)
 		}
 	}
+	// The chaincode definition's collections come from the orgs' roles:
+	// refuse a definition they can not be derived from before starting.
+	if _, err := n.l.Collections(); err != nil {
+		return err
+	}
 	if err := n.writeFabricConfig(); err != nil {
 		return err
 	}
@@ -378,9 +385,13 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	log.Info("network up", "took", time.Since(t0).Round(time.Millisecond), "smoke_commit", took.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "PharmaTrace network up in %s: %d CAs, %d orderers, %d peers, chaincode %s %s (sequence %d) committed on channel %s\n",
+	colls := "no private data collections"
+	if len(dep.Collections) > 0 {
+		colls = "collections " + strings.Join(dep.Collections, ", ")
+	}
+	fmt.Fprintf(stdout, "PharmaTrace network up in %s: %d CAs, %d orderers, %d peers, chaincode %s %s (sequence %d, %s) committed on channel %s\n",
 		time.Since(t0).Round(100*time.Millisecond), len(n.l.CANodes()), len(n.l.OrdererNodes()), len(n.l.PeerNodes()),
-		n.l.Chaincode.Name, dep.To, dep.Sequence, n.l.Channel)
+		n.l.Chaincode.Name, dep.To, dep.Sequence, colls, n.l.Channel)
 	if dep.Upgraded {
 		printDeploy(stdout, dep)
 	}
