@@ -11,8 +11,9 @@
 //	fabnet leader             print the channel's current raft leader
 //	fabnet env ORG            print the peer CLI environment for ORG's admin
 //	fabnet upgrade [-cc-binary F]  deploy the chaincode binary F (default bin/pharmatrace-cc) as the next
-//	                          sequence when it is another build than the committed one (up does it too)
-//	fabnet chaincode [-json]  the committed chaincode definition and what each org's server runs
+//	                          sequence when it is another build than the committed one, or when
+//	                          network.yaml derives other private data collections (up does it too)
+//	fabnet chaincode [-json]  the committed chaincode definition (collections too) and what each org's server runs
 //	fabnet renew [-expiry D] ORG/USER|peer0.ORG|cc.ORG
 //	                          re-enroll its certificates before they expire (a node restarts on them)
 //	fabnet revoke [-reason R] ORG/USER|peer0.ORG
