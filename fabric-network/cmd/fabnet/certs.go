@@ -243,7 +243,13 @@ func (n *network) repackage(ctx context.Context, o *netspec.Org) error {
 	if err != nil {
 		return err
 	}
-	next, err := n.prepareOrg(ctx, o, b, st.Binary, def.Sequence)
+	// The committed definition as it is: approving its sequence again
+	// needs the same version and collections.
+	d, err := n.writeCollections(definition{Sequence: def.Sequence, Version: def.Version, Collections: def.Collections})
+	if err != nil {
+		return err
+	}
+	next, err := n.prepareOrg(ctx, o, b, st.Binary, d)
 	if err != nil {
 		return err
 	}

@@ -273,9 +273,21 @@ func (n *network) installChaincode(ctx context.Context, o *netspec.Org, pkg, id 
 }
 
 type committedDef struct {
-	Sequence int             `json:"sequence"`
-	Version  string          `json:"version"`
-	Approved map[string]bool `json:"approvals"`
+	Sequence    int                  `json:"sequence"`
+	Version     string               `json:"version"`
+	Collections []netspec.Collection `json:"collections,omitempty"`
+	Approved    map[string]bool      `json:"approvals"`
+}
+
+// definition is a chaincode definition fabnet approves and commits: the
+// version names the chaincode build, the collections are derived from
+// network.yaml.
+type definition struct {
+	Sequence    int
+	Version     string
+	Collections []netspec.Collection
+	// CollectionsFile holds Collections for the peer CLI ("": none).
+	CollectionsFile string
 }
 
 // queryCommitted returns the chaincode definition committed on the channel
@@ -289,11 +301,17 @@ func (n *network) queryCommitted(ctx context.Context, o *netspec.Org) (*committe
 		}
 		return nil, err
 	}
-	var d committedDef
+	var d struct {
+		committedDef
+		Collections json.RawMessage `json:"collections"`
+	}
 	if err := json.Unmarshal(out, &d); err != nil {
 		return nil, fmt.Errorf("querycommitted output: %w", err)
 	}
-	return &d, nil
+	if d.committedDef.Collections, err = decodeCollections(d.Collections); err != nil {
+		return nil, fmt.Errorf("querycommitted: %w", err)
+	}
+	return &d.committedDef, nil
 }
 
 func (n *network) policyArgs() []string {
@@ -303,41 +321,81 @@ func (n *network) policyArgs() []string {
 	return []string{"--signature-policy", n.l.Chaincode.Policy}
 }
 
-func (n *network) definitionArgs(seq int, version string) []string {
-	return append([]string{"-C", n.l.Channel, "-n", n.l.Chaincode.Name, "--version", version,
-		"--sequence", strconv.Itoa(seq)}, n.policyArgs()...)
+// definitionArgs are the peer CLI flags that state definition d: the same
+// for approveformyorg, checkcommitreadiness and commit.
+func (n *network) definitionArgs(d definition) []string {
+	args := append([]string{"-C", n.l.Channel, "-n", n.l.Chaincode.Name, "--version", d.Version,
+		"--sequence", strconv.Itoa(d.Sequence)}, n.policyArgs()...)
+	if d.CollectionsFile != "" {
+		args = append(args, "--collections-config", d.CollectionsFile)
+	}
+	return args
 }
 
-// approve approves the definition (version, seq) with packageID for o,
-// unless o approved exactly that already.
-func (n *network) approve(ctx context.Context, o *netspec.Org, packageID string, seq int, version string) error {
-	env := n.peerEnv(o)
-	out, err := execTool(ctx, env, n.bin("peer"), "lifecycle", "chaincode", "queryapproved", "-C", n.l.Channel,
-		"-n", n.l.Chaincode.Name, "--sequence", strconv.Itoa(seq), "--output", "json")
-	if err == nil && bytes.Contains(out, []byte(packageID)) && bytes.Contains(out, []byte(strconv.Quote(version))) {
+// approvedDef is what `peer lifecycle chaincode queryapproved --output
+// json` prints.
+type approvedDef struct {
+	Sequence    int             `json:"sequence"`
+	Version     string          `json:"version"`
+	Collections json.RawMessage `json:"collections"`
+	Source      struct {
+		Type struct {
+			LocalPackage struct {
+				PackageID string `json:"package_id"`
+			} `json:"LocalPackage"`
+		} `json:"Type"`
+	} `json:"source"`
+}
+
+// approvedAlready reports whether o approved exactly d with packageID.
+func (n *network) approvedAlready(ctx context.Context, o *netspec.Org, packageID string, d definition) bool {
+	out, err := execTool(ctx, n.peerEnv(o), n.bin("peer"), "lifecycle", "chaincode", "queryapproved", "-C", n.l.Channel,
+		"-n", n.l.Chaincode.Name, "--sequence", strconv.Itoa(d.Sequence), "--output", "json")
+	if err != nil {
+		return false
+	}
+	var a approvedDef
+	if err := json.Unmarshal(out, &a); err != nil {
+		return false
+	}
+	colls, err := decodeCollections(a.Collections)
+	return err == nil && a.Sequence == d.Sequence && a.Version == d.Version &&
+		a.Source.Type.LocalPackage.PackageID == packageID && slices.Equal(colls, d.Collections)
+}
+
+// approve approves definition d with packageID for o, unless o approved
+// exactly that already.
+func (n *network) approve(ctx context.Context, o *netspec.Org, packageID string, d definition) error {
+	if n.approvedAlready(ctx, o, packageID, d) {
 		return nil
 	}
-	args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", packageID}, n.definitionArgs(seq, version)...)
-	if _, err := execTool(ctx, env, n.bin("peer"), append(args, n.ordererArgs()...)...); err != nil {
-		return fmt.Errorf("approve chaincode %s sequence %d for %s: %w", version, seq, o.Name, err)
+	args := append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", packageID}, n.definitionArgs(d)...)
+	if _, err := execTool(ctx, n.peerEnv(o), n.bin("peer"), append(args, n.ordererArgs()...)...); err != nil {
+		return fmt.Errorf("approve chaincode %s sequence %d for %s: %w", d.Version, d.Sequence, o.Name, err)
 	}
-	log.Info("chaincode approved", "org", o.Name, "version", version, "sequence", seq, "package_id", packageID)
+	log.Info("chaincode approved", "org", o.Name, "version", d.Version, "sequence", d.Sequence,
+		"collections", len(d.Collections), "package_id", packageID)
 	return nil
 }
 
 // deployResult says what deployChaincode did.
 type deployResult struct {
-	From, To     string // definition versions ("" From: nothing was committed)
-	Sequence     int
-	Upgraded     bool
+	From, To string // definition versions ("" From: nothing was committed)
+	Sequence int
+	Upgraded bool
+	// CollectionChange is against the definition committed before.
+	CollectionChange collectionChange
+	// Collections names the collections of the definition now committed.
+	Collections  []string
 	Took         time.Duration
 	Orgs, Failed []string
 }
 
-// deployChaincode makes the channel run the chaincode binary bin: a first
-// deployment, an upgrade when the committed definition names another
-// build, or, when it names this one, bringing every org's server in line
-// (started, on this build).
+// deployChaincode makes the channel run the chaincode binary bin with the
+// collections network.yaml derives: a first deployment, an upgrade (the
+// next sequence) when the committed definition names another build or
+// other collections, or, when it names this build and these collections,
+// bringing every org's server in line (started, on this build).
 func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult, error) {
 	t0 := time.Now()
 	b, err := n.binaryBuild(ctx, bin)
@@ -352,16 +410,34 @@ func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult
 	for i := range n.l.Orgs {
 		orgs[i] = &n.l.Orgs[i]
 	}
+	colls, err := n.l.Collections()
+	if err != nil {
+		return deployResult{}, err
+	}
 	def, err := n.queryCommitted(ctx, orgs[0])
 	if err != nil {
 		return deployResult{}, err
 	}
 	res := deployResult{To: b.Definition}
-	if def != nil && def.Version == b.Definition {
+	if def != nil {
+		colls = orderAsCommitted(def.Collections, colls)
+		if res.CollectionChange, err = diffCollections(def.Collections, colls); err != nil {
+			return deployResult{}, fmt.Errorf("network.yaml's collections can not replace those of the committed definition (sequence %d): %w", def.Sequence, err)
+		}
+	}
+	want := definition{Version: b.Definition, Collections: colls}
+	for _, c := range colls {
+		res.Collections = append(res.Collections, c.Name)
+	}
+	if def != nil && def.Version == b.Definition && res.CollectionChange.empty() {
 		res.From, res.Sequence = def.Version, def.Sequence
+		want.Sequence = def.Sequence
+		if want, err = n.writeCollections(want); err != nil {
+			return res, err
+		}
 		var mu sync.Mutex
 		err := parallel(orgs, func(o *netspec.Org) error {
-			switched, err := n.alignOrg(ctx, o, b, copyPath, def.Sequence)
+			switched, err := n.alignOrg(ctx, o, b, copyPath, want)
 			if switched {
 				mu.Lock()
 				res.Orgs = append(res.Orgs, o.Name)
@@ -375,9 +451,18 @@ func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult
 	seq := 1
 	if def != nil {
 		seq, res.From = def.Sequence+1, def.Version
-		log.Info("contract changed: upgrading", "committed", def.Version, "sequence", def.Sequence, "binary", b.Definition, "next_sequence", seq)
+		if def.Version != b.Definition {
+			log.Info("contract changed: upgrading", "committed", def.Version, "sequence", def.Sequence, "binary", b.Definition, "next_sequence", seq)
+		}
+		if !res.CollectionChange.empty() {
+			log.Info("collections changed: upgrading", "sequence", def.Sequence, "collections", res.CollectionChange.String(), "next_sequence", seq)
+		}
 	}
 	res.Sequence, res.Upgraded = seq, def != nil
+	want.Sequence = seq
+	if want, err = n.writeCollections(want); err != nil {
+		return res, err
+	}
 
 	// Every org: package, install, start the new server on its free slot,
 	// approve. A majority of approvals suffices to commit.
@@ -387,7 +472,7 @@ func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult
 		failures []error
 	)
 	_ = parallel(orgs, func(o *netspec.Org) error {
-		st, err := n.prepareOrg(ctx, o, b, copyPath, seq)
+		st, err := n.prepareOrg(ctx, o, b, copyPath, want)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -414,7 +499,7 @@ func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult
 			ready = append(ready, o)
 		}
 	}
-	if err := n.commitDefinition(ctx, ready, seq, b.Definition); err != nil {
+	if err := n.commitDefinition(ctx, ready, want); err != nil {
 		return res, err
 	}
 	// Switch: each peer that committed the definition now connects to the
@@ -430,7 +515,7 @@ func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult
 		return res, err
 	}
 	log.Info("chaincode committed", "name", n.l.Chaincode.Name, "version", b.Definition, "sequence", seq,
-		"from", res.From, "orgs", res.Orgs, "took", res.Took.Round(time.Millisecond))
+		"collections", len(colls), "from", res.From, "orgs", res.Orgs, "took", res.Took.Round(time.Millisecond))
 	if len(failures) > 0 {
 		return res, fmt.Errorf("committed %s at sequence %d without %s (run `fabnet upgrade` again once they are back): %w",
 			b.Definition, seq, strings.Join(res.Failed, ", "), errors.Join(failures...))
@@ -439,9 +524,10 @@ func (n *network) deployChaincode(ctx context.Context, bin string) (deployResult
 }
 
 // prepareOrg packages build b for o's free server slot, installs it,
-// starts its server there (beside the running one) and approves sequence
-// seq with it. It returns the server's state, to record at the switch.
-func (n *network) prepareOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin string, seq int) (ccState, error) {
+// starts its server there (beside the running one) and approves definition
+// d (of build b) with it. It returns the server's state, to record at the
+// switch.
+func (n *network) prepareOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin string, d definition) (ccState, error) {
 	cur, have, err := n.loadCCState(o)
 	if err != nil {
 		return ccState{}, err
@@ -464,22 +550,22 @@ func (n *network) prepareOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin
 	if err := n.installChaincode(ctx, o, pkg, id); err != nil {
 		return ccState{}, err
 	}
-	st := ccState{Label: b.Label, Definition: b.Definition, PackageID: id, Binary: bin, Slot: slot, Sequence: seq}
+	st := ccState{Label: b.Label, Definition: b.Definition, PackageID: id, Binary: bin, Slot: slot, Sequence: d.Sequence}
 	if err := start(ctx, n.ccProc(o, st, next)); err != nil {
 		return ccState{}, err
 	}
-	if err := n.approve(ctx, o, id, seq, b.Definition); err != nil {
+	if err := n.approve(ctx, o, id, d); err != nil {
 		_, _ = stop(next, 10*time.Second, false)
 		return ccState{}, err
 	}
 	return st, nil
 }
 
-// alignOrg brings o in line with the committed definition of build b at
-// sequence seq: its recorded server is started if it is this build, or
-// replaced (prepared on the free slot and switched) if it is not; it
-// reports whether it switched.
-func (n *network) alignOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin string, seq int) (bool, error) {
+// alignOrg brings o in line with the committed definition d of build b:
+// its recorded server is started if it is this build, or replaced
+// (prepared on the free slot and switched) if it is not; it reports
+// whether it switched.
+func (n *network) alignOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin string, d definition) (bool, error) {
 	cur, have, err := n.loadCCState(o)
 	if err != nil {
 		return false, err
@@ -487,7 +573,7 @@ func (n *network) alignOrg(ctx context.Context, o *netspec.Org, b ccBuild, bin s
 	if have && cur.Label == b.Label {
 		return false, start(ctx, n.ccProc(o, cur, n.ccNodeAt(o, cur.Slot, false)))
 	}
-	st, err := n.prepareOrg(ctx, o, b, bin, seq)
+	st, err := n.prepareOrg(ctx, o, b, bin, d)
 	if err != nil {
 		return false, err
 	}
@@ -512,17 +598,40 @@ func (n *network) switchServer(o *netspec.Org, st ccState) error {
 	return nil
 }
 
-// commitDefinition commits the definition, endorsed by the peers of orgs
-// (a majority), and waits for it on them.
-func (n *network) commitDefinition(ctx context.Context, orgs []*netspec.Org, seq int, version string) error {
-	args := append([]string{"lifecycle", "chaincode", "commit"}, n.definitionArgs(seq, version)...)
+// commitDefinition commits definition d, endorsed by the peers of orgs (a
+// majority, each of which approved d), once checkcommitreadiness confirms
+// that they approved exactly d.
+func (n *network) commitDefinition(ctx context.Context, orgs []*netspec.Org, d definition) error {
+	env := n.peerEnv(orgs[0])
+	out, err := execTool(ctx, env, n.bin("peer"), append(append([]string{"lifecycle", "chaincode", "checkcommitreadiness"},
+		n.definitionArgs(d)...), "--output", "json")...)
+	if err != nil {
+		return fmt.Errorf("check commit readiness of chaincode definition %s sequence %d: %w", d.Version, d.Sequence, err)
+	}
+	var ready struct {
+		Approvals map[string]bool `json:"approvals"`
+	}
+	if err := json.Unmarshal(out, &ready); err != nil {
+		return fmt.Errorf("checkcommitreadiness output: %w", err)
+	}
+	var missing []string
+	for _, o := range orgs {
+		if !ready.Approvals[o.MSPID] {
+			missing = append(missing, o.MSPID)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("commit chaincode definition %s sequence %d: %s approved another definition (version, policy or collections) at this sequence",
+			d.Version, d.Sequence, strings.Join(missing, ", "))
+	}
+	args := append([]string{"lifecycle", "chaincode", "commit"}, n.definitionArgs(d)...)
 	args = append(args, n.ordererArgs()...)
 	for _, o := range orgs {
 		p := n.l.PeerNode(o)
 		args = append(args, "--peerAddresses", p.Address, "--tlsRootCertFiles", p.TLSRootPEM)
 	}
-	if _, err := execTool(ctx, n.peerEnv(orgs[0]), n.bin("peer"), args...); err != nil {
-		return fmt.Errorf("commit chaincode definition %s sequence %d: %w", version, seq, err)
+	if _, err := execTool(ctx, env, n.bin("peer"), args...); err != nil {
+		return fmt.Errorf("commit chaincode definition %s sequence %d: %w", d.Version, d.Sequence, err)
 	}
 	return nil
 }
@@ -547,9 +656,15 @@ func (n *network) waitCommitted(ctx context.Context, o *netspec.Org, seq int) er
 // printDeploy reports an upgrade (or that none was needed) on w.
 func printDeploy(w io.Writer, r deployResult) {
 	switch {
+	case r.Upgraded && r.From == r.To:
+		fmt.Fprintf(w, "chaincode definition of %s upgraded (collections %s): sequence %d committed, approved by %s, in %s\n",
+			r.To, r.CollectionChange, r.Sequence, strings.Join(r.Orgs, ", "), r.Took.Round(time.Millisecond))
 	case r.Upgraded:
 		fmt.Fprintf(w, "chaincode upgraded from %s to %s: sequence %d committed, approved by %s, in %s\n",
 			r.From, r.To, r.Sequence, strings.Join(r.Orgs, ", "), r.Took.Round(time.Millisecond))
+		if !r.CollectionChange.empty() {
+			fmt.Fprintf(w, "collections %s\n", r.CollectionChange)
+		}
 	case r.From == "":
 		fmt.Fprintf(w, "chaincode %s committed at sequence %d, approved by %s\n", r.To, r.Sequence, strings.Join(r.Orgs, ", "))
 	case len(r.Orgs) > 0:
@@ -610,6 +725,9 @@ func (n *network) chaincodeStatus(ctx context.Context, w io.Writer, asJSON bool)
 		}
 		slices.Sort(approved)
 		fmt.Fprintf(w, "%s on %s: version %s, sequence %d, approved by %s\n", n.l.Chaincode.Name, n.l.Channel, def.Version, def.Sequence, strings.Join(approved, " "))
+		for _, c := range def.Collections {
+			fmt.Fprintf(w, "collection %s: members %s, endorsement %s\n", c.Name, c.Policy, c.Endorsement.SignaturePolicy+c.Endorsement.ChannelConfigPolicy)
+		}
 	}
 	for _, o := range out.Orgs {
 		state := "stopped"

@@ -11,8 +11,9 @@
 //	fabnet leader             print the channel's current raft leader
 //	fabnet env ORG            print the peer CLI environment for ORG's admin
 //	fabnet upgrade [-cc-binary F]  deploy the chaincode binary F (default bin/pharmatrace-cc) as the next
-//	                          sequence when it is another build than the committed one (up does it too)
-//	fabnet chaincode [-json]  the committed chaincode definition and what each org's server runs
+//	                          sequence when it is another build than the committed one, or when
+//	                          network.yaml derives other private data collections (up does it too)
+//	fabnet chaincode [-json]  the committed chaincode definition (collections too) and what each org's server runs
 //	fabnet renew [-expiry D] ORG/USER|peer0.ORG|cc.ORG
 //	                          re-enroll its certificates before they expire (a node restarts on them)
 //	fabnet revoke [-reason R] ORG/USER|peer0.ORG
@@ -194,7 +195,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		res, err := n.deployChaincode(ctx, *bin)
-		printDeploy(stdout, res)
+		if res.Sequence > 0 { // 0: refused before anything was approved
+			printDeploy(stdout, res)
+		}
 		return err
 	case "renew", "revoke":
 		rfs := flag.NewFlagSet("fabnet "+cmd, flag.ContinueOnError)
@@ -303,6 +306,11 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 			return fmt.Errorf("%s is missing in %s: run `make up` (it builds the binaries)", b, n.binDir)
 		}
 	}
+	// The chaincode definition's collections come from the orgs' roles:
+	// refuse a definition they can not be derived from before starting.
+	if _, err := n.l.Collections(); err != nil {
+		return err
+	}
 	if err := n.writeFabricConfig(); err != nil {
 		return err
 	}
@@ -378,9 +386,13 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	log.Info("network up", "took", time.Since(t0).Round(time.Millisecond), "smoke_commit", took.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "PharmaTrace network up in %s: %d CAs, %d orderers, %d peers, chaincode %s %s (sequence %d) committed on channel %s\n",
+	colls := "no private data collections"
+	if len(dep.Collections) > 0 {
+		colls = "collections " + strings.Join(dep.Collections, ", ")
+	}
+	fmt.Fprintf(stdout, "PharmaTrace network up in %s: %d CAs, %d orderers, %d peers, chaincode %s %s (sequence %d, %s) committed on channel %s\n",
 		time.Since(t0).Round(100*time.Millisecond), len(n.l.CANodes()), len(n.l.OrdererNodes()), len(n.l.PeerNodes()),
-		n.l.Chaincode.Name, dep.To, dep.Sequence, n.l.Channel)
+		n.l.Chaincode.Name, dep.To, dep.Sequence, colls, n.l.Channel)
 	if dep.Upgraded {
 		printDeploy(stdout, dep)
 	}

@@ -123,6 +123,19 @@ func (n *network) ordererProc(node netspec.Node) proc {
 		}}
 }
 
+// peerProc runs an org's peer. Private data (the manufacturers'
+// collections, collections.go) needs nothing beyond this: member peers of
+// different orgs reach each other by gossip through the external endpoint
+// and the anchor peers of the channel configuration, as the gateway's
+// endorsement plans do; core.yaml's peer.gossip.pvtData keeps Fabric's
+// defaults. pushAckTimeout 3s is never waited for (requiredPeerCount 0);
+// both members endorse every write, so each has the data in its transient
+// store (persistent, kept transientstoreMaxBlockRetention 1000 blocks) at
+// commit. pullRetryThreshold 60s (how long a member peer lacking the data
+// holds back its commit while it pulls it) matters only to a member peer
+// that did not endorse (a second peer of the org, a rebuilt ledger) while
+// no other member serves the data; reconciliation (every
+// reconcileSleepInterval 1m) then fetches what was committed without it.
 func (n *network) peerProc(o *netspec.Org) proc {
 	node := n.l.PeerNode(o)
 	id := n.l.IdentityFiles(o.Key(), o.MSPID, o.Peer.Name)
