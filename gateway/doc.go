@@ -28,6 +28,16 @@
 // in the chaincode. [Retryable] is the one answer to "is this worth another
 // try?" that every consumer uses.
 //
+// # Routed requests
+//
+// A transaction whose trace request implements trace.Routed may touch a
+// manufacturer's private data collection. The client first evaluates the
+// contract's Route query on a peer of its own organisation; routed to a
+// collection, the JSON request travels in the proposal's transient map
+// (trace.TransientRequest) with an empty argument, to the route's
+// endorsers only, for submits and queries alike (the GetRequest lookup
+// included). Private routes of requests keyed by GTINs only are cached.
+//
 // # Exactly once
 //
 // Every write carries a client-chosen request ID and the chaincode

@@ -216,16 +216,22 @@ func (e *fabricEndpoint) Reconnect() {
 	}
 }
 
-func (e *fabricEndpoint) proposal(contract *client.Contract, fn string, arg []byte, orgs []string) (*client.Proposal, error) {
-	opts := []client.ProposalOption{client.WithBytesArguments(arg)}
-	if len(orgs) > 0 {
-		opts = append(opts, client.WithEndorsingOrganizations(orgs...))
+// proposal builds the proposal of inv. Its transient data stays in the
+// proposal: the peer's gateway leaves it out of the transaction it returns
+// (see route.go).
+func (e *fabricEndpoint) proposal(contract *client.Contract, inv invocation) (*client.Proposal, error) {
+	opts := []client.ProposalOption{client.WithBytesArguments(inv.Arg)}
+	if inv.Transient != nil {
+		opts = append(opts, client.WithTransient(inv.Transient))
 	}
-	return contract.NewProposal(fn, opts...)
+	if len(inv.Orgs) > 0 {
+		opts = append(opts, client.WithEndorsingOrganizations(inv.Orgs...))
+	}
+	return contract.NewProposal(inv.Fn, opts...)
 }
 
-func (e *fabricEndpoint) Endorse(ctx context.Context, fn string, arg []byte, orgs []string) (*endorsedTx, error) {
-	p, err := e.proposal(e.contract, fn, arg, orgs)
+func (e *fabricEndpoint) Endorse(ctx context.Context, inv invocation) (*endorsedTx, error) {
+	p, err := e.proposal(e.contract, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -278,8 +284,8 @@ func (e *fabricEndpoint) CommitStatus(ctx context.Context, txID string) (commitS
 	return commitStatus{Code: st.Code, Block: st.BlockNumber}, nil
 }
 
-func (e *fabricEndpoint) Evaluate(ctx context.Context, fn string, arg []byte, orgs []string) ([]byte, error) {
-	p, err := e.proposal(e.contract, fn, arg, orgs)
+func (e *fabricEndpoint) Evaluate(ctx context.Context, inv invocation) ([]byte, error) {
+	p, err := e.proposal(e.contract, inv)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/pharmatrace/pharmatrace/trace"
 )
 
 // gatewayServer is a Fabric Gateway service over a shared fakeLedger.
@@ -42,6 +46,27 @@ type gatewayServer struct {
 	// and before the response is sent.
 	afterOrder func()
 	calls      sync.Map // method -> *atomic.Int32
+	mu         sync.Mutex
+	received   []invocation // endorse and evaluate proposals, as parsed
+}
+
+func (s *gatewayServer) receive(inv invocation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.received = append(s.received, inv)
+}
+
+// receivedFor returns the proposals of function fn received so far.
+func (s *gatewayServer) receivedFor(fn string) []invocation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []invocation
+	for _, inv := range s.received {
+		if inv.Fn == fn {
+			out = append(out, inv)
+		}
+	}
+	return out
 }
 
 func (s *gatewayServer) count(method string) int {
@@ -59,6 +84,7 @@ type parsedProposal struct {
 	txID      string
 	chaincode string
 	args      [][]byte
+	transient map[string][]byte
 }
 
 func parseProposal(sp *peer.SignedProposal) (*parsedProposal, error) {
@@ -84,7 +110,8 @@ func parseProposal(sp *peer.SignedProposal) (*parsedProposal, error) {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
-	return &parsedProposal{header: hdr, txID: chdr.GetTxId(), chaincode: spec.GetChaincodeSpec().GetChaincodeId().GetName(), args: spec.GetChaincodeSpec().GetInput().GetArgs()}, nil
+	return &parsedProposal{header: hdr, txID: chdr.GetTxId(), chaincode: spec.GetChaincodeSpec().GetChaincodeId().GetName(), args: spec.GetChaincodeSpec().GetInput().GetArgs(),
+		transient: payload.GetTransientMap()}, nil
 }
 
 func mustMarshal(m proto.Message) []byte {
@@ -104,7 +131,9 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gwproto.EndorseRequest
 	if len(p.args) != 2 {
 		return nil, status.Error(codes.InvalidArgument, "want fn and one argument")
 	}
-	tx, err := s.ledger.endorse(string(p.args[0]), p.args[1])
+	inv := invocation{Fn: string(p.args[0]), Arg: p.args[1], Transient: p.transient, Orgs: req.GetEndorsingOrganizations()}
+	s.receive(inv)
+	tx, err := s.ledger.endorse(inv)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +206,9 @@ func (s *gatewayServer) Evaluate(ctx context.Context, req *gwproto.EvaluateReque
 		s.ledger.mu.Unlock()
 		return &gwproto.EvaluateResponse{Result: &peer.Response{Status: 200, Payload: mustMarshal(&common.BlockchainInfo{Height: h})}}, nil
 	}
-	res, err := s.ledger.evaluate(string(p.args[0]), p.args[1])
+	inv := invocation{Fn: string(p.args[0]), Arg: p.args[1], Transient: p.transient, Orgs: req.GetTargetOrganizations()}
+	s.receive(inv)
+	res, err := s.ledger.evaluate(inv)
 	if err != nil {
 		return nil, err
 	}
@@ -342,6 +373,41 @@ func TestRealPathSubmitEvaluateErrors(t *testing.T) {
 	}
 	if h, err := c.pool.current().Height(ctx); err != nil || h != 2 {
 		t.Fatalf("Height = %d, %v", h, err)
+	}
+}
+
+func TestRealPathRoutedCalls(t *testing.T) {
+	// Through fabric-gateway's client: the routed request reaches the
+	// peer's gateway in the proposal's transient map, with an empty
+	// argument and the route's endorsers (EndorseRequest) or target
+	// organisations (EvaluateRequest); the route query itself goes to the
+	// client's own organisation with its query as the argument.
+	n := newFakeNetwork(t, 1)
+	fc := newFakeContract(n.ledger)
+	fc.setRoute(trace.TxDispense, privateRoute)
+	fc.setRoute(trace.TxGetPack, privateRoute)
+	c := dialFake(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := scan("d1", gtinA)
+	if _, err := c.Dispense(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	srv := n.peers[0].srv
+	route := srv.receivedFor(trace.TxRoute)
+	if len(route) != 1 || route[0].Transient != nil || !slices.Equal(route[0].Orgs, []string{"Org1MSP"}) || !strings.Contains(string(route[0].Arg), `"transaction":"Dispense"`) {
+		t.Fatalf("route query received as %+v", route)
+	}
+	d := srv.receivedFor(trace.TxDispense)
+	if len(d) != 1 || len(d[0].Arg) != 0 || string(d[0].Transient[trace.TransientRequest]) != mustJSON(t, &req) || !slices.Equal(d[0].Orgs, privateRoute.Endorsers) {
+		t.Fatalf("Dispense received as %+v", d)
+	}
+	if _, err := c.GetPack(ctx, trace.PackQuery{GTIN: gtinA, Serial: "Sd1"}); err != nil {
+		t.Fatal(err)
+	}
+	g := srv.receivedFor(trace.TxGetPack)
+	if len(g) != 1 || len(g[0].Arg) != 0 || g[0].Transient == nil || !slices.Equal(g[0].Orgs, privateRoute.Endorsers) {
+		t.Fatalf("GetPack received as %+v", g)
 	}
 }
 

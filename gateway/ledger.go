@@ -178,6 +178,15 @@ func (c *Client) ListPacksByLot(ctx context.Context, q trace.ListPacksByLotQuery
 	return evaluateTyped[trace.ListPacksByLotResult](ctx, c, trace.TxListPacksByLot, &q, opts)
 }
 
+// Route evaluates the Route query (where a routed request goes) on a peer
+// of the client's own organisation, unless WithEndorsingOrgs says
+// otherwise. Routed calls ask it themselves (route.go); this method is for
+// tools and diagnostics, and bypasses the route cache.
+func (c *Client) Route(ctx context.Context, q trace.RouteQuery, opts ...CallOption) (*trace.RouteResult, error) {
+	opts = append([]CallOption{WithEndorsingOrgs(c.ownOrgs()...)}, opts...)
+	return evaluateTyped[trace.RouteResult](ctx, c, trace.TxRoute, &q, opts)
+}
+
 // mirrored lists the chaincode functions with a typed method above; a test
 // checks it against trace.SubmitTransactions and trace.EvaluateTransactions.
 var mirrored = []string{
@@ -185,5 +194,5 @@ var mirrored = []string{
 	trace.TxAggregate, trace.TxShip, trace.TxReceive, trace.TxDispense, trace.TxUndo, trace.TxReportScan, trace.TxDecommission,
 	trace.TxFlagAnomaly, trace.TxTransitionAnomaly, trace.TxCommentAnomaly, trace.TxVerify, trace.TxGetProduct, trace.TxGetPack,
 	trace.TxGetPackHistory, trace.TxGetLot, trace.TxGetShipment, trace.TxGetAnomaly, trace.TxGetRequest, trace.TxListAnomalies,
-	trace.TxListPacksByLot,
+	trace.TxListPacksByLot, trace.TxRoute,
 }

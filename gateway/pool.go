@@ -23,13 +23,14 @@ type endpoint interface {
 	// Reconnect asks a failing connection to try again now rather than
 	// after its reconnect backoff.
 	Reconnect()
-	Endorse(ctx context.Context, fn string, arg []byte, orgs []string) (*endorsedTx, error)
+	// Endorse and Evaluate send inv as a new proposal.
+	Endorse(ctx context.Context, inv invocation) (*endorsedTx, error)
 	// Submit sends an endorsed transaction (possibly endorsed through another
 	// endpoint) to the ordering service.
 	Submit(ctx context.Context, tx *endorsedTx) error
 	// CommitStatus waits for the transaction to commit on this peer.
 	CommitStatus(ctx context.Context, txID string) (commitStatus, error)
-	Evaluate(ctx context.Context, fn string, arg []byte, orgs []string) ([]byte, error)
+	Evaluate(ctx context.Context, inv invocation) ([]byte, error)
 	// Events streams the chaincode's events from startBlock on, one
 	// blockEvents per block that has some.
 	Events(ctx context.Context, startBlock uint64) (eventStream, error)
