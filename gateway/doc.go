@@ -37,6 +37,8 @@
 // (trace.TransientRequest) with an empty argument, to the route's
 // endorsers only, for submits and queries alike (the GetRequest lookup
 // included). Private routes of requests keyed by GTINs only are cached.
+// [Client.CommissionPacks] registers the lot first when the ledger does not
+// have it.
 //
 // # Exactly once
 //

@@ -29,7 +29,10 @@ type fakeContract struct {
 	// commissionNotFound makes that many next CommissionPacks endorsements
 	// fail as if an endorser had not committed the lot yet.
 	commissionNotFound int
-	onCommit           func(fn string, result []byte)
+	// hideLots makes that many next GetLot queries report the lot not
+	// found (it is registered meanwhile).
+	hideLots int
+	onCommit func(fn string, result []byte)
 }
 
 const (
@@ -173,6 +176,10 @@ func (l *fakeLedger) evaluateTrace(inv invocation) (res []byte, err error, ok bo
 		_ = json.Unmarshal(req, &q)
 		c.mu.Lock()
 		lot, found := c.lots[q.GTIN+"/"+q.Lot]
+		if c.hideLots > 0 {
+			c.hideLots--
+			found = false
+		}
 		c.mu.Unlock()
 		if !found {
 			return nil, chaincodeError("not found: lot " + q.Lot + " of product " + q.GTIN + " is not registered"), true
