@@ -96,7 +96,11 @@
 // event after a stream failure: no gap, no duplicate. The consumer keeps the
 // checkpoint with its own data (the API commits it in the same SQL
 // transaction as its read model) behind a [Checkpointer];
-// [MemoryCheckpointer] keeps it in memory.
+// [MemoryCheckpointer] keeps it in memory. The chaincode event of a routed
+// transaction is a stub without serials; with [WithPrivateEvents] the
+// stream reads blocks and private data from the peer's Deliver service
+// instead, and delivers the full events of the collections the client's
+// organisation reads, at the same positions.
 //
 // # Metrics and logs
 //

@@ -410,7 +410,7 @@ func (f *fakeEndpoint) Evaluate(ctx context.Context, inv invocation) ([]byte, er
 	return f.ledger.evaluate(inv)
 }
 
-func (f *fakeEndpoint) Events(ctx context.Context, startBlock uint64) (eventStream, error) {
+func (f *fakeEndpoint) Events(ctx context.Context, startBlock uint64, _ *privateEvents) (eventStream, error) {
 	if ft, ok := f.enter("events"); ok && !ft.apply {
 		return nil, ft.err
 	}

@@ -32,8 +32,10 @@ type endpoint interface {
 	CommitStatus(ctx context.Context, txID string) (commitStatus, error)
 	Evaluate(ctx context.Context, inv invocation) ([]byte, error)
 	// Events streams the chaincode's events from startBlock on, one
-	// blockEvents per block that has some.
-	Events(ctx context.Context, startBlock uint64) (eventStream, error)
+	// blockEvents per block that has some: the gateway's chaincode events,
+	// or, with priv, the same events with each routed transaction's stub
+	// replaced by its full private event (privateevents.go).
+	Events(ctx context.Context, startBlock uint64, priv *privateEvents) (eventStream, error)
 	// Height returns the channel's block height as this peer knows it.
 	Height(ctx context.Context) (uint64, error)
 	Close() error
