@@ -36,8 +36,8 @@ type Client struct {
 	// routes caches the private routes of GTIN-only requests (route.go).
 	routes routeCache
 
-	// probeChaincode: the home probe also queries the chaincode
-	// (GetRequest), which it has when WithGetRequestLookup is set.
+	// probeChaincode: the home probe also queries the chaincode (the
+	// Route of a GetRequest), which it has when WithGetRequestLookup is set.
 	probeChaincode bool
 	mspID          string // of the client's identity: the home endpoint's organisation
 	// latestBlock is the highest block number this client has seen

@@ -328,7 +328,7 @@ func (e *fabricEndpoint) Events(ctx context.Context, startBlock uint64, priv *pr
 
 // privateEvents opens the peer's DeliverWithPrivateData stream from
 // startBlock, also raw: the request is built by fabric-gateway
-// (client.Network.NewBlockAndPrivateDataEventsRequest: a signed envelope
+// (client.Network.NewBlockAndPrivateDataEventsRequest: a seek envelope
 // whose channel header carries the TLS client certificate hash the peer
 // checks), signed here and sent on the peer's Deliver service. The channel
 // of BlockAndPrivateDataEventsRequest.Events closes on any failure, and on
