@@ -33,9 +33,11 @@ type Client struct {
 	lookup  RequestLookup
 	clock   clock
 	randN   func(int64) int64
+	// routes caches the private routes of GTIN-only requests (route.go).
+	routes routeCache
 
-	// probeChaincode: the home probe also queries the chaincode
-	// (GetRequest), which it has when WithGetRequestLookup is set.
+	// probeChaincode: the home probe also queries the chaincode (the
+	// Route of a GetRequest), which it has when WithGetRequestLookup is set.
 	probeChaincode bool
 	mspID          string // of the client's identity: the home endpoint's organisation
 	// latestBlock is the highest block number this client has seen
@@ -168,7 +170,9 @@ func newClient(cfg *Config, eps []endpoint, o *options) *Client {
 // homeProbeTimeout it answers a height query showing every block this
 // client has seen committed and, with the GetRequest lookup, a chaincode
 // query (so a peer whose chaincode server is down is not home yet: it
-// would fail every endorsement).
+// would fail every endorsement). The query is the Route of a GetRequest:
+// GetRequest itself is routed, and a routed request passed as an argument
+// is refused.
 func (c *Client) homeReady(ep endpoint) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), homeProbeTimeout)
 	defer cancel()
@@ -179,18 +183,14 @@ func (c *Client) homeReady(ep endpoint) bool {
 	if !c.probeChaincode {
 		return true
 	}
-	arg, err := json.Marshal(trace.RequestQuery{RequestID: "home-probe"})
+	arg, err := json.Marshal(trace.RouteQuery{Transaction: trace.TxGetRequest, Keys: trace.RouteKeys{RequestID: "home-probe"}})
 	if err != nil {
 		return false
 	}
 	// Only the home organisation may answer: the Fabric gateway would
 	// otherwise evaluate on another organisation's peer when its own
 	// chaincode server is down.
-	var orgs []string
-	if c.mspID != "" {
-		orgs = []string{c.mspID}
-	}
-	_, err = ep.Evaluate(ctx, trace.TxGetRequest, arg, orgs)
+	_, err = ep.Evaluate(ctx, invocation{Fn: trace.TxRoute, Arg: arg, Orgs: c.ownOrgs()})
 	return err == nil
 }
 
@@ -199,11 +199,14 @@ const homeProbeTimeout = time.Second
 
 // getRequestLookup is the RequestLookup of WithGetRequestLookup.
 func (c *Client) getRequestLookup(ctx context.Context, fn, requestID string) (bool, []byte, error) {
-	arg, err := json.Marshal(trace.RequestQuery{RequestID: requestID})
+	q := &trace.RequestQuery{RequestID: requestID}
+	arg, err := json.Marshal(q)
 	if err != nil {
 		return false, nil, err
 	}
-	raw, err := c.evaluate(ctx, trace.TxGetRequest, arg, c.callOptions(nil))
+	// GetRequest is routed: the record of a routed request is in its
+	// collection.
+	raw, err := c.evaluateCall(ctx, trace.TxGetRequest, q, arg, c.callOptions(nil))
 	if err != nil {
 		return false, nil, err
 	}
@@ -257,6 +260,11 @@ func (c *Client) policyFor(co *callOptions) RetryPolicy {
 // result (unless result is nil). requestID must be the client-chosen request
 // ID carried in req: the chaincode de-duplicates on it, which is what makes
 // retries safe. A business refusal is a successful result.
+//
+// A routed transaction (trace.TxInfo.Routed) first asks the Route query
+// where it goes; routed to a collection, the JSON request travels as
+// transient data (the argument is empty) to the route's endorsers only. A
+// WithEndorsingOrgs option may then only narrow those endorsers.
 func (c *Client) Submit(ctx context.Context, fn, requestID string, req, result any, opts ...CallOption) error {
 	start := c.clock.Now()
 	raw, err := c.submitJSON(ctx, fn, requestID, req, opts)
@@ -275,9 +283,10 @@ func SubmitAs[R any](ctx context.Context, c *Client, fn, requestID string, req a
 }
 
 // SubmitRaw is Submit with an already encoded argument and the raw result.
+// A routed transaction's argument is decoded to find its route.
 func (c *Client) SubmitRaw(ctx context.Context, fn, requestID string, arg []byte, opts ...CallOption) ([]byte, error) {
 	start := c.clock.Now()
-	raw, err := c.submitRaw(ctx, fn, requestID, arg, opts)
+	raw, err := c.submitCall(ctx, fn, requestID, nil, arg, opts)
 	c.metrics.observeSubmit(fn, outcomeOf(raw, err), c.clock.Now().Sub(start))
 	return raw, err
 }
@@ -287,17 +296,29 @@ func (c *Client) submitJSON(ctx context.Context, fn, requestID string, req any, 
 	if err != nil {
 		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, RequestID: requestID, Reason: reasonOf(KindInvalid, "cannot encode the request"), Err: err}
 	}
-	return c.submitRaw(ctx, fn, requestID, arg, opts)
+	return c.submitCall(ctx, fn, requestID, req, arg, opts)
 }
 
-func (c *Client) submitRaw(ctx context.Context, fn, requestID string, arg []byte, opts []CallOption) ([]byte, error) {
+// submitCall submits fn with the encoded request arg (req is the request
+// itself, nil for SubmitRaw), routed if fn is (route.go).
+func (c *Client) submitCall(ctx context.Context, fn, requestID string, req any, arg []byte, opts []CallOption) ([]byte, error) {
 	if requestID == "" {
 		return nil, &Error{Kind: KindInvalid, Op: "submit", Fn: fn, Msg: "empty request ID", Reason: trace.Invalid("requestId", "empty")}
 	}
 	co := c.callOptions(opts)
-	raw, rc, err := c.submit(ctx, fn, requestID, arg, co)
+	inv, cacheKey, err := c.invocation(ctx, fn, requestID, req, arg, co)
+	if err != nil {
+		if co.receipt != nil {
+			*co.receipt = Receipt{}
+		}
+		return nil, err
+	}
+	raw, rc, err := c.submit(ctx, inv, requestID, co)
 	if co.receipt != nil {
 		*co.receipt = rc
+	}
+	if err != nil && cacheKey != "" {
+		c.routes.forget(cacheKey) // in case the route is what failed
 	}
 	return raw, err
 }
@@ -305,7 +326,8 @@ func (c *Client) submitRaw(ctx context.Context, fn, requestID string, arg []byte
 // Evaluate runs the chaincode query fn with req, JSON-encoded, as its one
 // argument on one peer (nothing is written) and decodes its JSON result into
 // result (unless result is nil). Transient failures are retried, on another
-// endpoint when the current one is down.
+// endpoint when the current one is down. A routed query goes where its
+// route says, as for Submit.
 func (c *Client) Evaluate(ctx context.Context, fn string, req, result any, opts ...CallOption) error {
 	start := c.clock.Now()
 	raw, err := c.evaluateJSON(ctx, fn, req, opts)
@@ -324,10 +346,10 @@ func EvaluateAs[R any](ctx context.Context, c *Client, fn string, req any, opts 
 }
 
 // EvaluateRaw is Evaluate with an already encoded argument and the raw
-// result.
+// result. A routed query's argument is decoded to find its route.
 func (c *Client) EvaluateRaw(ctx context.Context, fn string, arg []byte, opts ...CallOption) ([]byte, error) {
 	start := c.clock.Now()
-	raw, err := c.evaluate(ctx, fn, arg, c.callOptions(opts))
+	raw, err := c.evaluateCall(ctx, fn, nil, arg, c.callOptions(opts))
 	c.metrics.observeEvaluate(fn, outcomeOf(raw, err), c.clock.Now().Sub(start))
 	return raw, err
 }
@@ -337,7 +359,21 @@ func (c *Client) evaluateJSON(ctx context.Context, fn string, req any, opts []Ca
 	if err != nil {
 		return nil, &Error{Kind: KindInvalid, Op: "encode", Fn: fn, Reason: reasonOf(KindInvalid, "cannot encode the request"), Err: err}
 	}
-	return c.evaluate(ctx, fn, arg, c.callOptions(opts))
+	return c.evaluateCall(ctx, fn, req, arg, c.callOptions(opts))
+}
+
+// evaluateCall evaluates fn with the encoded request arg (req is the
+// request itself, nil for EvaluateRaw), routed if fn is (route.go).
+func (c *Client) evaluateCall(ctx context.Context, fn string, req any, arg []byte, co *callOptions) ([]byte, error) {
+	inv, cacheKey, err := c.invocation(ctx, fn, "", req, arg, co)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := c.evaluate(ctx, inv, co)
+	if err != nil && cacheKey != "" {
+		c.routes.forget(cacheKey) // in case the route is what failed
+	}
+	return raw, err
 }
 
 func decodeResult(fn string, raw []byte, result any) error {

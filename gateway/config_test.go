@@ -85,6 +85,7 @@ func TestMetricsNilSafeAndRegistration(t *testing.T) {
 	m.streamLag("s", 1)
 	m.streamEvent("s")
 	m.streamReconnect("s")
+	m.route("f", "cached")
 
 	reg := newRegistry()
 	if _, err := NewMetrics(reg); err != nil {

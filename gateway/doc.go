@@ -28,6 +28,18 @@
 // in the chaincode. [Retryable] is the one answer to "is this worth another
 // try?" that every consumer uses.
 //
+// # Routed requests
+//
+// A transaction whose trace request implements trace.Routed may touch a
+// manufacturer's private data collection. The client first evaluates the
+// contract's Route query on a peer of its own organisation; routed to a
+// collection, the JSON request travels in the proposal's transient map
+// (trace.TransientRequest) with an empty argument, to the route's
+// endorsers only, for submits and queries alike (the GetRequest lookup
+// included). Private routes of requests keyed by GTINs only are cached.
+// [Client.CommissionPacks] registers the lot first when the ledger does not
+// have it.
+//
 // # Exactly once
 //
 // Every write carries a client-chosen request ID and the chaincode
@@ -84,7 +96,11 @@
 // event after a stream failure: no gap, no duplicate. The consumer keeps the
 // checkpoint with its own data (the API commits it in the same SQL
 // transaction as its read model) behind a [Checkpointer];
-// [MemoryCheckpointer] keeps it in memory.
+// [MemoryCheckpointer] keeps it in memory. The chaincode event of a routed
+// transaction is a stub without serials; with [WithPrivateEvents] the
+// stream reads blocks and private data from the peer's Deliver service
+// instead, and delivers the full events of the collections the client's
+// organisation reads, at the same positions.
 //
 // # Metrics and logs
 //

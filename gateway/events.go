@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -39,6 +40,7 @@ type eventsOptions struct {
 	probe     time.Duration
 	buffer    int
 	name      string
+	private   *privateEvents
 }
 
 // FromBlock replays from block n (0 for the whole ledger), ignoring the
@@ -67,14 +69,38 @@ func WithReadAhead(blocks int) EventsOption {
 	return func(o *eventsOptions) { o.buffer = blocks }
 }
 
+// WithPrivateEvents makes Events deliver, for each routed write
+// transaction, its full event instead of the public stub its chaincode
+// event is (trace.Event.Public; docs/confidentiality.md): the stream reads
+// the blocks with their private data from the peer's Deliver service
+// (DeliverWithPrivateData, which needs the channel's block-event access)
+// and takes the full event from the transaction's private write under
+// trace.PrivateEventKey in the collection the stub names. Block numbers,
+// transaction IDs, event names and order, and so checkpoints, are those of
+// the chaincode events.
+//
+// expect reports whether the client's organisation reads a collection (is
+// a member of it); nil means every collection (a regulator). The stub of a
+// collection the client expects to read whose full event the peer did not
+// deliver stops Events with an ErrPrivateEventMissing error naming the
+// transaction, block and collection (the peer may receive the data later,
+// by reconciliation: run Events again later, from the checkpoint). The
+// stub of any other collection is delivered as it is, with its Private
+// field set. A manufacturer expects its own collection:
+//
+//	gateway.WithPrivateEvents(func(coll string) bool { return coll == trace.Collection(mspID) })
+func WithPrivateEvents(expect func(collection string) bool) EventsOption {
+	return func(o *eventsOptions) { o.private = &privateEvents{expect: expect} }
+}
+
 // Events delivers the chaincode's events to handler, in ledger order, one
 // at a time, starting after the position cp holds (from the first block
 // when it holds none), and saves each processed event's position with
 // cp.Save. When the stream breaks it reconnects, on another endpoint when
 // the current one is down, from the last processed event: no gap and no
 // duplicate. It returns when ctx ends (with ctx.Err()), when handler or
-// cp.Save fails, or on a permanent error (access denied, checkpoint
-// mismatch).
+// cp.Save fails, on a permanent error (access denied, checkpoint
+// mismatch), or when a private event is missing (WithPrivateEvents).
 func (c *Client) Events(ctx context.Context, cp Checkpointer, handler EventHandler, opts ...EventsOption) error {
 	o := eventsOptions{probe: 10 * time.Second, buffer: 64, name: c.chaincode}
 	for _, opt := range opts {
@@ -158,7 +184,7 @@ func (s *eventStreamer) run(ctx context.Context, ep endpoint) (progressed, perma
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := ep.Events(sctx, start)
+	stream, err := ep.Events(sctx, start, s.opts.private)
 	if err != nil {
 		return false, !classify(phaseEvents, err).transient, s.streamError(ep, err)
 	}
@@ -187,6 +213,12 @@ func (s *eventStreamer) run(ctx context.Context, ep endpoint) (progressed, perma
 		case <-ctx.Done():
 			return progressed, true, ctx.Err()
 		case r = <-ch:
+		}
+		var missing *PrivateEventError
+		if errors.As(r.err, &missing) {
+			// Not the endpoint's fault, and not worth a reconnection now:
+			// the caller runs the stream again later.
+			return progressed, true, &Error{Kind: KindUnavailable, Op: "events", TxID: missing.TxID, Code: "PrivateEventMissing", Msg: missing.Error(), Err: r.err}
 		}
 		if r.err != nil {
 			return progressed, !classify(phaseEvents, r.err).transient, s.streamError(ep, r.err)

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	gwproto "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
@@ -216,16 +219,22 @@ func (e *fabricEndpoint) Reconnect() {
 	}
 }
 
-func (e *fabricEndpoint) proposal(contract *client.Contract, fn string, arg []byte, orgs []string) (*client.Proposal, error) {
-	opts := []client.ProposalOption{client.WithBytesArguments(arg)}
-	if len(orgs) > 0 {
-		opts = append(opts, client.WithEndorsingOrganizations(orgs...))
+// proposal builds the proposal of inv. Its transient data stays in the
+// proposal: the peer's gateway leaves it out of the transaction it returns
+// (see route.go).
+func (e *fabricEndpoint) proposal(contract *client.Contract, inv invocation) (*client.Proposal, error) {
+	opts := []client.ProposalOption{client.WithBytesArguments(inv.Arg)}
+	if inv.Transient != nil {
+		opts = append(opts, client.WithTransient(inv.Transient))
 	}
-	return contract.NewProposal(fn, opts...)
+	if len(inv.Orgs) > 0 {
+		opts = append(opts, client.WithEndorsingOrganizations(inv.Orgs...))
+	}
+	return contract.NewProposal(inv.Fn, opts...)
 }
 
-func (e *fabricEndpoint) Endorse(ctx context.Context, fn string, arg []byte, orgs []string) (*endorsedTx, error) {
-	p, err := e.proposal(e.contract, fn, arg, orgs)
+func (e *fabricEndpoint) Endorse(ctx context.Context, inv invocation) (*endorsedTx, error) {
+	p, err := e.proposal(e.contract, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -278,8 +287,8 @@ func (e *fabricEndpoint) CommitStatus(ctx context.Context, txID string) (commitS
 	return commitStatus{Code: st.Code, Block: st.BlockNumber}, nil
 }
 
-func (e *fabricEndpoint) Evaluate(ctx context.Context, fn string, arg []byte, orgs []string) ([]byte, error) {
-	p, err := e.proposal(e.contract, fn, arg, orgs)
+func (e *fabricEndpoint) Evaluate(ctx context.Context, inv invocation) ([]byte, error) {
+	p, err := e.proposal(e.contract, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -289,8 +298,12 @@ func (e *fabricEndpoint) Evaluate(ctx context.Context, fn string, arg []byte, or
 // Events opens the gateway's ChaincodeEvents stream directly (the request
 // built and signed as fabric-gateway does), rather than through
 // client.Network.ChaincodeEvents, whose channel hides the stream's error
-// and the block boundaries that the checkpoint index needs.
-func (e *fabricEndpoint) Events(ctx context.Context, startBlock uint64) (eventStream, error) {
+// and the block boundaries that the checkpoint index needs. With priv it
+// opens the peer's DeliverWithPrivateData stream instead.
+func (e *fabricEndpoint) Events(ctx context.Context, startBlock uint64, priv *privateEvents) (eventStream, error) {
+	if priv != nil {
+		return e.privateEvents(ctx, startBlock, priv)
+	}
 	req, err := e.network.NewChaincodeEventsRequest(e.chaincode, client.WithStartBlock(startBlock))
 	if err != nil {
 		return nil, err
@@ -311,6 +324,44 @@ func (e *fabricEndpoint) Events(ctx context.Context, startBlock uint64) (eventSt
 		return nil, err
 	}
 	return fabricEventStream{stream}, nil
+}
+
+// privateEvents opens the peer's DeliverWithPrivateData stream from
+// startBlock, also raw: the request is built by fabric-gateway
+// (client.Network.NewBlockAndPrivateDataEventsRequest: a seek envelope
+// whose channel header carries the TLS client certificate hash the peer
+// checks), signed here and sent on the peer's Deliver service. The channel
+// of BlockAndPrivateDataEventsRequest.Events closes on any failure, and on
+// a status response such as FORBIDDEN, without saying which, so a
+// refusal could not be told from a dropped connection.
+func (e *fabricEndpoint) privateEvents(ctx context.Context, startBlock uint64, priv *privateEvents) (eventStream, error) {
+	req, err := e.network.NewBlockAndPrivateDataEventsRequest(client.WithStartBlock(startBlock))
+	if err != nil {
+		return nil, err
+	}
+	b, err := req.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	env := &common.Envelope{}
+	if err := proto.Unmarshal(b, env); err != nil {
+		return nil, err
+	}
+	if env.Signature, err = e.signer.sign(req.Digest()); err != nil {
+		return nil, fmt.Errorf("sign deliver request: %w", err)
+	}
+	stream, err := peer.NewDeliverClient(e.conn).DeliverWithPrivateData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(env); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The stream is broken; its error is what Recv returns.
+			_, err = stream.Recv()
+		}
+		return nil, err
+	}
+	return &deliverEventStream{s: stream, chaincode: e.chaincode, priv: priv}, nil
 }
 
 type fabricEventStream struct {

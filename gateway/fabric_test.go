@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/pharmatrace/pharmatrace/trace"
 )
 
 // gatewayServer is a Fabric Gateway service over a shared fakeLedger.
@@ -42,6 +46,27 @@ type gatewayServer struct {
 	// and before the response is sent.
 	afterOrder func()
 	calls      sync.Map // method -> *atomic.Int32
+	mu         sync.Mutex
+	received   []invocation // endorse and evaluate proposals, as parsed
+}
+
+func (s *gatewayServer) receive(inv invocation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.received = append(s.received, inv)
+}
+
+// receivedFor returns the proposals of function fn received so far.
+func (s *gatewayServer) receivedFor(fn string) []invocation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []invocation
+	for _, inv := range s.received {
+		if inv.Fn == fn {
+			out = append(out, inv)
+		}
+	}
+	return out
 }
 
 func (s *gatewayServer) count(method string) int {
@@ -59,6 +84,7 @@ type parsedProposal struct {
 	txID      string
 	chaincode string
 	args      [][]byte
+	transient map[string][]byte
 }
 
 func parseProposal(sp *peer.SignedProposal) (*parsedProposal, error) {
@@ -84,7 +110,8 @@ func parseProposal(sp *peer.SignedProposal) (*parsedProposal, error) {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
-	return &parsedProposal{header: hdr, txID: chdr.GetTxId(), chaincode: spec.GetChaincodeSpec().GetChaincodeId().GetName(), args: spec.GetChaincodeSpec().GetInput().GetArgs()}, nil
+	return &parsedProposal{header: hdr, txID: chdr.GetTxId(), chaincode: spec.GetChaincodeSpec().GetChaincodeId().GetName(), args: spec.GetChaincodeSpec().GetInput().GetArgs(),
+		transient: payload.GetTransientMap()}, nil
 }
 
 func mustMarshal(m proto.Message) []byte {
@@ -104,7 +131,9 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gwproto.EndorseRequest
 	if len(p.args) != 2 {
 		return nil, status.Error(codes.InvalidArgument, "want fn and one argument")
 	}
-	tx, err := s.ledger.endorse(string(p.args[0]), p.args[1])
+	inv := invocation{Fn: string(p.args[0]), Arg: p.args[1], Transient: p.transient, Orgs: req.GetEndorsingOrganizations()}
+	s.receive(inv)
+	tx, err := s.ledger.endorse(inv)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +206,9 @@ func (s *gatewayServer) Evaluate(ctx context.Context, req *gwproto.EvaluateReque
 		s.ledger.mu.Unlock()
 		return &gwproto.EvaluateResponse{Result: &peer.Response{Status: 200, Payload: mustMarshal(&common.BlockchainInfo{Height: h})}}, nil
 	}
-	res, err := s.ledger.evaluate(string(p.args[0]), p.args[1])
+	inv := invocation{Fn: string(p.args[0]), Arg: p.args[1], Transient: p.transient, Orgs: req.GetTargetOrganizations()}
+	s.receive(inv)
+	res, err := s.ledger.evaluate(inv)
 	if err != nil {
 		return nil, err
 	}
@@ -213,15 +244,58 @@ func (s *gatewayServer) ChaincodeEvents(req *gwproto.SignedChaincodeEventsReques
 	}
 }
 
+// deliverServer is a peer's Deliver service that streams scripted blocks
+// with private data (DeliverWithPrivateData only).
+type deliverServer struct {
+	peer.UnimplementedDeliverServer
+	mu     sync.Mutex
+	blocks []*peer.BlockAndPrivateData
+	forbid bool     // answer FORBIDDEN, as to a client without access
+	starts []uint64 // start block of each request
+}
+
+func (d *deliverServer) DeliverWithPrivateData(srv peer.Deliver_DeliverWithPrivateDataServer) error {
+	env, err := srv.Recv()
+	if err != nil {
+		return err
+	}
+	payload := &common.Payload{}
+	chdr := &common.ChannelHeader{}
+	seek := &orderer.SeekInfo{}
+	if proto.Unmarshal(env.GetPayload(), payload) != nil || proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr) != nil ||
+		proto.Unmarshal(payload.GetData(), seek) != nil || len(env.GetSignature()) == 0 ||
+		chdr.GetType() != int32(common.HeaderType_DELIVER_SEEK_INFO) || chdr.GetChannelId() != "pharmatrace" {
+		return srv.Send(statusResponse(common.Status_BAD_REQUEST))
+	}
+	start := seek.GetStart().GetSpecified().GetNumber()
+	d.mu.Lock()
+	d.starts = append(d.starts, start)
+	forbid, blocks := d.forbid, d.blocks
+	d.mu.Unlock()
+	if forbid {
+		return srv.Send(statusResponse(common.Status_FORBIDDEN))
+	}
+	for _, b := range blocks {
+		if b.GetBlock().GetHeader().GetNumber() >= start {
+			if err := srv.Send(blockResponse(b)); err != nil {
+				return err
+			}
+		}
+	}
+	<-srv.Context().Done()
+	return status.FromContextError(srv.Context().Err()).Err()
+}
+
 // peerProc is one fake peer: a gRPC server on a fixed 127.0.0.1 address
 // that can be killed and restarted.
 type peerProc struct {
-	t    *testing.T
-	addr string
-	tls  *tls.Config
-	srv  *gatewayServer
-	mu   sync.Mutex
-	g    *grpc.Server
+	t       *testing.T
+	addr    string
+	tls     *tls.Config
+	srv     *gatewayServer
+	deliver *deliverServer
+	mu      sync.Mutex
+	g       *grpc.Server
 }
 
 func (p *peerProc) start() {
@@ -240,6 +314,7 @@ func (p *peerProc) start() {
 	p.addr = lis.Addr().String()
 	g := grpc.NewServer(grpc.Creds(credentials.NewTLS(p.tls)))
 	gwproto.RegisterGatewayServer(g, p.srv)
+	peer.RegisterDeliverServer(g, p.deliver)
 	p.mu.Lock()
 	p.g = g
 	p.mu.Unlock()
@@ -286,7 +361,7 @@ func newFakeNetwork(t *testing.T, n int) *fakeNetwork {
 		Timeouts:          Timeouts{CommitWindow: 2 * time.Second},
 	}
 	for range n {
-		p := &peerProc{t: t, addr: "127.0.0.1:0", tls: tlsConf, srv: &gatewayServer{ledger: net.ledger}}
+		p := &peerProc{t: t, addr: "127.0.0.1:0", tls: tlsConf, srv: &gatewayServer{ledger: net.ledger}, deliver: &deliverServer{}}
 		p.start()
 		t.Cleanup(p.kill)
 		net.peers = append(net.peers, p)
@@ -342,6 +417,98 @@ func TestRealPathSubmitEvaluateErrors(t *testing.T) {
 	}
 	if h, err := c.pool.current().Height(ctx); err != nil || h != 2 {
 		t.Fatalf("Height = %d, %v", h, err)
+	}
+}
+
+func TestRealPathRoutedCalls(t *testing.T) {
+	// Through fabric-gateway's client: the routed request reaches the
+	// peer's gateway in the proposal's transient map, with an empty
+	// argument and the route's endorsers (EndorseRequest) or target
+	// organisations (EvaluateRequest); the route query itself goes to the
+	// client's own organisation with its query as the argument.
+	n := newFakeNetwork(t, 1)
+	fc := newFakeContract(n.ledger)
+	fc.setRoute(trace.TxDispense, privateRoute)
+	fc.setRoute(trace.TxGetPack, privateRoute)
+	c := dialFake(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := scan("d1", gtinA)
+	if _, err := c.Dispense(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	srv := n.peers[0].srv
+	route := srv.receivedFor(trace.TxRoute)
+	if len(route) != 1 || route[0].Transient != nil || !slices.Equal(route[0].Orgs, []string{"Org1MSP"}) || !strings.Contains(string(route[0].Arg), `"transaction":"Dispense"`) {
+		t.Fatalf("route query received as %+v", route)
+	}
+	d := srv.receivedFor(trace.TxDispense)
+	if len(d) != 1 || len(d[0].Arg) != 0 || string(d[0].Transient[trace.TransientRequest]) != mustJSON(t, &req) || !slices.Equal(d[0].Orgs, privateRoute.Endorsers) {
+		t.Fatalf("Dispense received as %+v", d)
+	}
+	if _, err := c.GetPack(ctx, trace.PackQuery{GTIN: gtinA, Serial: "Sd1"}); err != nil {
+		t.Fatal(err)
+	}
+	g := srv.receivedFor(trace.TxGetPack)
+	if len(g) != 1 || len(g[0].Arg) != 0 || g[0].Transient == nil || !slices.Equal(g[0].Orgs, privateRoute.Endorsers) {
+		t.Fatalf("GetPack received as %+v", g)
+	}
+}
+
+func TestRealPathPrivateEvents(t *testing.T) {
+	// Through a real gRPC Deliver stream: the signed seek request, the
+	// merged events with the chaincode events' positions, a resume from a
+	// checkpoint inside a block, and a refusal.
+	n := newFakeNetwork(t, 1)
+	d := n.peers[0].deliver
+	d.blocks = []*peer.BlockAndPrivateData{testBlock(3), mixedBlock(true),
+		testBlock(9, testTx{id: "tx-9", code: peer.TxValidationCode_VALID, chaincode: testCC, event: "E", payload: `{"n":9}`})}
+	c := dialFake(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	collect := func(cp Checkpointer, n int) ([]Event, error) {
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		var got []Event
+		err := c.Events(sctx, cp, func(_ context.Context, ev Event) error {
+			got = append(got, ev)
+			if len(got) == n {
+				stop()
+			}
+			return nil
+		}, WithPrivateEvents(nil), WithHeightProbe(0))
+		return got, err
+	}
+	cp := &MemoryCheckpointer{}
+	got, err := collect(cp, 2)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Events = %v", err)
+	}
+	want := []Event{
+		{Name: trace.TxRegisterLot, Payload: []byte(`{"type":"RegisterLot"}`), TxID: "tx-public", Block: 7, Index: 0},
+		{Name: trace.TxDispense, Payload: []byte(fullPayload("tx-routed")), TxID: "tx-routed", Block: 7, Index: 1},
+	}
+	if !slices.EqualFunc(got, want, func(a, b Event) bool {
+		return a.Name == b.Name && string(a.Payload) == string(b.Payload) && a.TxID == b.TxID && a.Block == b.Block && a.Index == b.Index
+	}) {
+		t.Fatalf("events %+v\nwant %+v", got, want)
+	}
+	// Resume from the checkpoint (block 7, event 1): the stream starts at
+	// block 7 again, checks the checkpointed event and goes on.
+	got, err = collect(cp, 1)
+	if !errors.Is(err, context.Canceled) || len(got) != 1 || got[0].TxID != "tx-9" || got[0].Block != 9 || got[0].Index != 0 {
+		t.Fatalf("after resume: %+v, %v", got, err)
+	}
+	d.mu.Lock()
+	starts := slices.Clone(d.starts)
+	d.forbid = true
+	d.mu.Unlock()
+	if !slices.Equal(starts, []uint64{0, 7}) {
+		t.Errorf("deliver requests from blocks %v, want [0 7]", starts)
+	}
+	if _, err := collect(&MemoryCheckpointer{}, 1); !errors.Is(err, ErrAccessDenied) {
+		t.Fatalf("FORBIDDEN: Events = %v, want ErrAccessDenied", err)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 type fakeLedger struct {
 	mu       sync.Mutex
 	outcomes map[string][]byte // request ID -> stored outcome
+	fns      map[string]string // request ID -> function that stored it
 	version  map[string]int    // request ID -> version of its key
 	applied  map[string]int    // request ID -> times its effect was applied
 	txs      map[string]commitStatus
@@ -35,11 +36,13 @@ type fakeLedger struct {
 	// bumpVersionOnNextOrder simulates another writer committing to the
 	// request key between the next transaction's endorsement and its commit.
 	bumpVersionOnNextOrder bool
+	// contract, when set, answers the trace functions (routing tests).
+	contract *fakeContract
 }
 
 func newFakeLedger() *fakeLedger {
 	return &fakeLedger{
-		outcomes: map[string][]byte{}, version: map[string]int{}, applied: map[string]int{},
+		outcomes: map[string][]byte{}, fns: map[string]string{}, version: map[string]int{}, applied: map[string]int{},
 		txs: map[string]commitStatus{}, changed: make(chan struct{}),
 	}
 }
@@ -60,18 +63,22 @@ type putResult struct {
 
 // fakePrepared is what the fake puts in endorsedTx.Prepared.
 type fakePrepared struct {
+	Fn          string `json:"fn"`
 	RequestID   string `json:"requestId"`
 	ReadVersion int    `json:"readVersion"`
 	Replay      bool   `json:"replay"`
 	Event       string `json:"event"`
 }
 
-func (l *fakeLedger) endorse(fn string, arg []byte) (*endorsedTx, error) {
-	if fn != "Put" {
-		return nil, status.Error(codes.Unknown, "chaincode response 500, invalid request: unknown function "+fn)
+func (l *fakeLedger) endorse(inv invocation) (*endorsedTx, error) {
+	if inv.Fn != "Put" {
+		return l.endorseTrace(inv)
+	}
+	if inv.Transient != nil {
+		return nil, status.Error(codes.Unknown, "chaincode response 500, invalid request: Put takes no transient data")
 	}
 	var req putRequest
-	if err := json.Unmarshal(arg, &req); err != nil || req.RequestID == "" {
+	if err := json.Unmarshal(inv.Arg, &req); err != nil || req.RequestID == "" {
 		return nil, status.Error(codes.Unknown, "chaincode response 500, invalid request: bad JSON")
 	}
 	if req.Key == "denied" {
@@ -79,15 +86,26 @@ func (l *fakeLedger) endorse(fn string, arg []byte) (*endorsedTx, error) {
 			WithDetails(&gwproto.ErrorDetail{Address: "peer0:7051", MspId: "Org1MSP", Message: "chaincode response 500, access denied: key is reserved"})
 		return nil, st.Err()
 	}
+	return l.prepare("Put", req.RequestID, func(seq int) ([]byte, error) {
+		return json.Marshal(putResult{Status: "ok", Key: req.Key, Value: req.Value, Seq: seq})
+	})
+}
+
+// prepare endorses a write of request requestID: a replay of its stored
+// outcome, or the result that apply returns.
+func (l *fakeLedger) prepare(fn, requestID string, apply func(seq int) ([]byte, error)) (*endorsedTx, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seq++
-	p := fakePrepared{RequestID: req.RequestID, ReadVersion: l.version[req.RequestID]}
+	p := fakePrepared{Fn: fn, RequestID: requestID, ReadVersion: l.version[requestID]}
 	var result []byte
-	if out, ok := l.outcomes[req.RequestID]; ok {
+	if out, ok := l.outcomes[requestID]; ok {
 		result, p.Replay = out, true
 	} else {
-		result, _ = json.Marshal(putResult{Status: "ok", Key: req.Key, Value: req.Value, Seq: l.seq})
+		var err error
+		if result, err = apply(l.seq); err != nil {
+			return nil, err
+		}
 	}
 	p.Event = string(result)
 	prepared, _ := json.Marshal(p)
@@ -118,13 +136,17 @@ func (l *fakeLedger) order(tx *endorsedTx) {
 		code = peer.TxValidationCode_MVCC_READ_CONFLICT
 	case !p.Replay:
 		l.outcomes[p.RequestID] = tx.Result
+		l.fns[p.RequestID] = p.Fn
 		l.version[p.RequestID]++
 		l.applied[p.RequestID]++
 	}
 	l.txs[tx.TxID] = commitStatus{Code: code, Block: block}
 	be := &blockEvents{Block: block}
 	if code == peer.TxValidationCode_VALID && !p.Replay {
-		be.Events = append(be.Events, rawEvent{TxID: tx.TxID, Name: "Put", Payload: []byte(p.Event)})
+		be.Events = append(be.Events, rawEvent{TxID: tx.TxID, Name: p.Fn, Payload: []byte(p.Event)})
+	}
+	if code == peer.TxValidationCode_VALID && !p.Replay && l.contract != nil && l.contract.onCommit != nil {
+		l.contract.onCommit(p.Fn, tx.Result)
 	}
 	l.blocks = append(l.blocks, be)
 	l.notifyLocked()
@@ -190,18 +212,18 @@ func (l *fakeLedger) appliedCount(requestID string) int {
 	return l.applied[requestID]
 }
 
-func (l *fakeLedger) evaluate(fn string, arg []byte) ([]byte, error) {
-	switch fn {
-	case "GetRequest": // as the PharmaTrace chaincode answers it
-		var req trace.RequestQuery
-		_ = json.Unmarshal(arg, &req)
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		res := trace.GetRequestResult{}
-		if out, ok := l.outcomes[req.RequestID]; ok {
-			res = trace.GetRequestResult{Found: true, Request: &trace.RequestRecord{RequestID: req.RequestID, Transaction: "Put", Result: string(out)}}
+func (l *fakeLedger) evaluate(inv invocation) ([]byte, error) {
+	fn, arg := inv.Fn, inv.Arg
+	if l.contract != nil {
+		if res, err, ok := l.evaluateTrace(inv); ok {
+			return res, err
 		}
-		return json.Marshal(res)
+	}
+	switch fn {
+	case "Route": // no contract: every route is public
+		return []byte(`{}`), nil
+	case "GetRequest":
+		return l.getRequest(arg)
 	case "GetPut":
 		var req trace.RequestQuery
 		_ = json.Unmarshal(arg, &req)
@@ -215,6 +237,19 @@ func (l *fakeLedger) evaluate(fn string, arg []byte) ([]byte, error) {
 		return arg, nil
 	}
 	return nil, status.Error(codes.Unknown, "evaluate call to endorser returned error: chaincode response 500, invalid request: unknown function "+fn)
+}
+
+// getRequest answers GetRequest as the PharmaTrace chaincode does.
+func (l *fakeLedger) getRequest(arg []byte) ([]byte, error) {
+	var req trace.RequestQuery
+	_ = json.Unmarshal(arg, &req)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	res := trace.GetRequestResult{}
+	if out, ok := l.outcomes[req.RequestID]; ok {
+		res = trace.GetRequestResult{Found: true, Request: &trace.RequestRecord{RequestID: req.RequestID, Transaction: l.fns[req.RequestID], Result: string(out)}}
+	}
+	return json.Marshal(res)
 }
 
 // fault is a scripted failure of one call of one kind on one endpoint.
@@ -240,6 +275,7 @@ type fakeEndpoint struct {
 	suspects int
 	streams  []*fakeStream
 	height   uint64
+	sent     []sentInvocation
 }
 
 func newFakeEndpoint(addr string, l *fakeLedger) *fakeEndpoint {
@@ -314,11 +350,38 @@ func (f *fakeEndpoint) Reconnect() {
 	f.calls["reconnect"]++
 }
 
-func (f *fakeEndpoint) Endorse(ctx context.Context, fn string, arg []byte, _ []string) (*endorsedTx, error) {
+func (f *fakeEndpoint) Endorse(ctx context.Context, inv invocation) (*endorsedTx, error) {
+	f.record("endorse", inv)
 	if ft, ok := f.enter("endorse"); ok {
 		return nil, ft.err
 	}
-	return f.ledger.endorse(fn, arg)
+	return f.ledger.endorse(inv)
+}
+
+// record keeps inv, sent by the op ("endorse", "evaluate") call.
+func (f *fakeEndpoint) record(op string, inv invocation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, sentInvocation{op, inv})
+}
+
+// sentInvocation is an invocation an endpoint was asked to send.
+type sentInvocation struct {
+	op  string
+	inv invocation
+}
+
+// invocations returns the invocations of function fn sent so far.
+func (f *fakeEndpoint) invocations(fn string) []sentInvocation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sentInvocation
+	for _, s := range f.sent {
+		if s.inv.Fn == fn {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (f *fakeEndpoint) Submit(ctx context.Context, tx *endorsedTx) error {
@@ -339,14 +402,15 @@ func (f *fakeEndpoint) CommitStatus(ctx context.Context, txID string) (commitSta
 	return f.ledger.status(ctx, txID)
 }
 
-func (f *fakeEndpoint) Evaluate(ctx context.Context, fn string, arg []byte, _ []string) ([]byte, error) {
+func (f *fakeEndpoint) Evaluate(ctx context.Context, inv invocation) ([]byte, error) {
+	f.record("evaluate", inv)
 	if ft, ok := f.enter("evaluate"); ok {
 		return nil, ft.err
 	}
-	return f.ledger.evaluate(fn, arg)
+	return f.ledger.evaluate(inv)
 }
 
-func (f *fakeEndpoint) Events(ctx context.Context, startBlock uint64) (eventStream, error) {
+func (f *fakeEndpoint) Events(ctx context.Context, startBlock uint64, _ *privateEvents) (eventStream, error) {
 	if ft, ok := f.enter("events"); ok && !ft.apply {
 		return nil, ft.err
 	}

@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"strings"
 
 	"github.com/pharmatrace/pharmatrace/trace"
@@ -73,9 +76,81 @@ func (c *Client) WithdrawLot(ctx context.Context, req trace.LotStatusRequest, op
 	return submitTyped[trace.LotResult](ctx, c, trace.TxWithdrawLot, &req, opts)
 }
 
-// CommissionPacks submits the CommissionPacks transaction.
+// CommissionPacks submits the CommissionPacks transaction, after making
+// sure that its lot is registered. Packs are private records, and the
+// contract requires the public record of their lot, which only a public,
+// majority-endorsed RegisterLot writes. So when GetLot reports the lot not
+// found, RegisterLot (GTIN, lot and expiry of req, status released) is
+// submitted first, under a request ID derived from req's (a retried
+// commission re-uses it, and the chaincode de-duplicates it); a conflict
+// (the lot was registered meanwhile) is fine. opts apply to the
+// commission; of them, only WithMaxAttempts applies to the lot's query and
+// registration.
 func (c *Client) CommissionPacks(ctx context.Context, req trace.CommissionPacksRequest, opts ...CallOption) (*trace.CommissionPacksResult, error) {
-	return submitTyped[trace.CommissionPacksResult](ctx, c, trace.TxCommissionPacks, &req, opts)
+	if err := req.Validate(); err != nil {
+		return nil, validateError(trace.TxCommissionPacks, req.ID(), err)
+	}
+	co := c.callOptions(opts)
+	registered, err := c.ensureLot(ctx, &req, co)
+	if err != nil {
+		return nil, err
+	}
+	// A lot registered just now may not be committed yet on every peer
+	// that endorses the commission (the registration waited for the
+	// client's own peer only): such an endorser reports it not found.
+	// Try again a few times, after a backoff.
+	r := newRetrier(c.policyFor(co), c.clock, c.randN, true)
+	for {
+		res, err := submitTyped[trace.CommissionPacksResult](ctx, c, trace.TxCommissionPacks, &req, opts)
+		if !registered || !errors.Is(err, trace.ErrNotFound) || r.exhausted() {
+			return res, err
+		}
+		c.log.Info("lot registered but not yet seen by an endorser; commissioning again", "request_id", req.RequestID, "gtin", req.GTIN, "lot", req.Lot, "err", err)
+		c.metrics.retry(trace.TxCommissionPacks, "lot_not_found")
+		if r.wait(ctx, nil) != nil {
+			return res, err
+		}
+	}
+}
+
+// ensureLot registers the lot of req unless GetLot finds it. registered
+// reports that it was missing (and is now registered, by this call or,
+// after a conflict, by another).
+func (c *Client) ensureLot(ctx context.Context, req *trace.CommissionPacksRequest, co *callOptions) (registered bool, err error) {
+	var opts []CallOption
+	if co.maxAttempts > 0 {
+		opts = append(opts, WithMaxAttempts(co.maxAttempts))
+	}
+	_, err = c.GetLot(ctx, trace.LotQuery{GTIN: req.GTIN, Lot: req.Lot}, opts...)
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, trace.ErrNotFound):
+		return false, err
+	}
+	lot := trace.RegisterLotRequest{RequestHeader: trace.RequestHeader{RequestID: lotRequestID(req.RequestID)}, GTIN: req.GTIN, Lot: req.Lot, Expiry: req.Expiry}
+	log := c.log.With("request_id", req.RequestID, "gtin", req.GTIN, "lot", req.Lot)
+	_, err = c.RegisterLot(ctx, lot, opts...)
+	switch {
+	case err == nil:
+		log.Info("lot registered for its first commission", "lot_request_id", lot.RequestID)
+	case errors.Is(err, trace.ErrConflict):
+		log.Info("lot registered meanwhile", "lot_request_id", lot.RequestID, "err", err)
+	default:
+		return false, err
+	}
+	return true, nil
+}
+
+// lotRequestID is the request ID of the RegisterLot that CommissionPacks
+// submits for request requestID: requestID + ":lot", or, when that is not
+// a valid request ID (too long), "lot:" and a digest of requestID.
+func lotRequestID(requestID string) string {
+	if id := requestID + ":lot"; trace.CheckID(id) == nil {
+		return id
+	}
+	sum := sha256.Sum256([]byte(requestID))
+	return "lot:" + hex.EncodeToString(sum[:16])
 }
 
 // Aggregate submits the Aggregate transaction.
@@ -178,6 +253,15 @@ func (c *Client) ListPacksByLot(ctx context.Context, q trace.ListPacksByLotQuery
 	return evaluateTyped[trace.ListPacksByLotResult](ctx, c, trace.TxListPacksByLot, &q, opts)
 }
 
+// Route evaluates the Route query (where a routed request goes) on a peer
+// of the client's own organisation, unless WithEndorsingOrgs says
+// otherwise. Routed calls ask it themselves (route.go); this method is for
+// tools and diagnostics, and bypasses the route cache.
+func (c *Client) Route(ctx context.Context, q trace.RouteQuery, opts ...CallOption) (*trace.RouteResult, error) {
+	opts = append([]CallOption{WithEndorsingOrgs(c.ownOrgs()...)}, opts...)
+	return evaluateTyped[trace.RouteResult](ctx, c, trace.TxRoute, &q, opts)
+}
+
 // mirrored lists the chaincode functions with a typed method above; a test
 // checks it against trace.SubmitTransactions and trace.EvaluateTransactions.
 var mirrored = []string{
@@ -185,5 +269,5 @@ var mirrored = []string{
 	trace.TxAggregate, trace.TxShip, trace.TxReceive, trace.TxDispense, trace.TxUndo, trace.TxReportScan, trace.TxDecommission,
 	trace.TxFlagAnomaly, trace.TxTransitionAnomaly, trace.TxCommentAnomaly, trace.TxVerify, trace.TxGetProduct, trace.TxGetPack,
 	trace.TxGetPackHistory, trace.TxGetLot, trace.TxGetShipment, trace.TxGetAnomaly, trace.TxGetRequest, trace.TxListAnomalies,
-	trace.TxListPacksByLot,
+	trace.TxListPacksByLot, trace.TxRoute,
 }

@@ -31,6 +31,9 @@ type Metrics struct {
 	StreamEvents *prometheus.CounterVec
 	// StreamReconnects: event stream reconnections, by stream.
 	StreamReconnects *prometheus.CounterVec
+	// Routes: routes of routed requests, by transaction and result
+	// ("cached", "public", "private" from the Route query, or "error").
+	Routes *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them on reg (if reg is
@@ -71,13 +74,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: ns, Subsystem: sub, Name: "stream_reconnects_total",
 			Help: "Event stream reconnections.",
 		}, []string{"stream"}),
+		Routes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "routes_total",
+			Help: "Routes of routed requests: from the cache, or the Route query's answer (public, private) or failure.",
+		}, []string{"fn", "result"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{
 		m.SubmitSeconds, m.EvaluateSeconds, m.Retries, m.Failovers, m.Lookups,
-		m.StreamLagBlocks, m.StreamEvents, m.StreamReconnects,
+		m.StreamLagBlocks, m.StreamEvents, m.StreamReconnects, m.Routes,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
@@ -131,5 +138,11 @@ func (m *Metrics) streamEvent(stream string) {
 func (m *Metrics) streamReconnect(stream string) {
 	if m != nil {
 		m.StreamReconnects.WithLabelValues(stream).Inc()
+	}
+}
+
+func (m *Metrics) route(fn, result string) {
+	if m != nil {
+		m.Routes.WithLabelValues(fn, result).Inc()
 	}
 }

@@ -23,16 +23,19 @@ type endpoint interface {
 	// Reconnect asks a failing connection to try again now rather than
 	// after its reconnect backoff.
 	Reconnect()
-	Endorse(ctx context.Context, fn string, arg []byte, orgs []string) (*endorsedTx, error)
+	// Endorse and Evaluate send inv as a new proposal.
+	Endorse(ctx context.Context, inv invocation) (*endorsedTx, error)
 	// Submit sends an endorsed transaction (possibly endorsed through another
 	// endpoint) to the ordering service.
 	Submit(ctx context.Context, tx *endorsedTx) error
 	// CommitStatus waits for the transaction to commit on this peer.
 	CommitStatus(ctx context.Context, txID string) (commitStatus, error)
-	Evaluate(ctx context.Context, fn string, arg []byte, orgs []string) ([]byte, error)
+	Evaluate(ctx context.Context, inv invocation) ([]byte, error)
 	// Events streams the chaincode's events from startBlock on, one
-	// blockEvents per block that has some.
-	Events(ctx context.Context, startBlock uint64) (eventStream, error)
+	// blockEvents per block that has some: the gateway's chaincode events,
+	// or, with priv, the same events with each routed transaction's stub
+	// replaced by its full private event (privateevents.go).
+	Events(ctx context.Context, startBlock uint64, priv *privateEvents) (eventStream, error)
 	// Height returns the channel's block height as this peer knows it.
 	Height(ctx context.Context) (uint64, error)
 	Close() error

@@ -21,10 +21,16 @@ func errorFrom(v verdict, op, fn, requestID, txID string, err error) *Error {
 
 // submit runs one request to completion: endorse, order, commit, retrying
 // as the failures allow. See the package documentation for the policy.
-func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, co *callOptions) ([]byte, Receipt, error) {
+// Every endorsement sends inv (a new proposal, so a new transaction ID,
+// with the same request and so the same request ID).
+func (c *Client) submit(ctx context.Context, inv invocation, requestID string, co *callOptions) ([]byte, Receipt, error) {
 	var rc Receipt
+	fn := inv.Fn
 	pol := c.policyFor(co)
 	log := c.log.With("fn", fn, "request_id", requestID)
+	if inv.private() {
+		log = log.With("collection", inv.Collection)
+	}
 
 	// Keep part of the caller's deadline for the request lookup, so that an
 	// ambiguous failure at the very end can still be resolved.
@@ -48,7 +54,7 @@ func (c *Client) submit(ctx context.Context, fn, requestID string, arg []byte, c
 		ep := c.pool.current()
 		rc.Endorsements++
 		ectx, cancel := callCtx(runCtx, c.timeouts.Endorse)
-		tx, err := ep.Endorse(ectx, fn, arg, co.orgs)
+		tx, err := ep.Endorse(ectx, inv)
 		cancel()
 
 		var reason string
@@ -332,7 +338,8 @@ func (c *Client) lookupRequest(ctx context.Context, fn, requestID string, log *s
 }
 
 // evaluate runs a query with retries and failover.
-func (c *Client) evaluate(ctx context.Context, fn string, arg []byte, co *callOptions) ([]byte, error) {
+func (c *Client) evaluate(ctx context.Context, inv invocation, co *callOptions) ([]byte, error) {
+	fn := inv.Fn
 	r := newRetrier(c.policyFor(co), c.clock, c.randN, c.counted(ctx, co))
 	var last *Error
 	for {
@@ -345,7 +352,7 @@ func (c *Client) evaluate(ctx context.Context, fn string, arg []byte, co *callOp
 		}
 		ep := c.pool.current()
 		ectx, cancel := callCtx(ctx, c.timeouts.Evaluate)
-		res, err := ep.Evaluate(ectx, fn, arg, co.orgs)
+		res, err := ep.Evaluate(ectx, inv)
 		cancel()
 		if err == nil {
 			return res, nil

@@ -1,0 +1,282 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pharmatrace/pharmatrace/trace"
+)
+
+// Routed requests (trace/route.go, docs/confidentiality.md). A transaction
+// whose request implements trace.Routed may touch a manufacturer's private
+// data collection. Before sending one, the client asks the contract's Route
+// query, on a peer of its own organisation (the route decides who sees the
+// request, so only the client's own organisation is trusted to answer it),
+// where the request goes. A public route: the request is sent as every
+// other one (the JSON request as the one argument). A private route: the
+// JSON request travels in the proposal's transient map under
+// trace.TransientRequest, the argument is the empty string, and only the
+// route's Endorsers endorse (submit) or answer (evaluate) it.
+//
+// The transient map never reaches the orderer or the blocks: the peer's
+// gateway builds the transaction it returns for signing from the proposal
+// payload without it (Fabric v2.5 internal/pkg/gateway/submit.go,
+// prepareTransaction: ChaincodeProposalPayload{Input, TransientMap: nil}),
+// and fabric-gateway's client signs and submits those bytes as they are
+// (client.Transaction.Bytes/Digest over the PreparedTransaction envelope).
+// The transaction and request IDs are those of any other submit: the
+// request ID is inside the JSON request, the transaction ID is the
+// proposal's.
+
+// invocation is one proposal as an endpoint sends it: the chaincode
+// function, its one argument, the transient data (nil unless routed to a
+// collection) and the organisations that must endorse (submit) or may
+// answer (evaluate) it (nil: the peer's gateway chooses).
+type invocation struct {
+	Fn        string
+	Arg       []byte
+	Transient map[string][]byte
+	Orgs      []string
+	// Collection is the collection of a private route, for logs.
+	Collection string
+}
+
+// private reports whether the invocation carries its request as transient
+// data.
+func (inv invocation) private() bool { return inv.Transient != nil }
+
+// routeCacheSize bounds the route cache.
+const routeCacheSize = 4096
+
+// routeCache holds private routes of GTIN-only requests (see
+// routeCacheKey). Full, it drops an arbitrary entry for a new one.
+type routeCache struct {
+	mu sync.Mutex
+	m  map[string]trace.RouteResult
+}
+
+func (rc *routeCache) get(key string) (trace.RouteResult, bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	r, ok := rc.m[key]
+	return r, ok
+}
+
+func (rc *routeCache) put(key string, r trace.RouteResult) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.m == nil {
+		rc.m = make(map[string]trace.RouteResult)
+	}
+	if _, ok := rc.m[key]; !ok && len(rc.m) >= routeCacheSize {
+		for k := range rc.m {
+			delete(rc.m, k)
+			break
+		}
+	}
+	rc.m[key] = r
+}
+
+func (rc *routeCache) forget(key string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	delete(rc.m, key)
+}
+
+func (rc *routeCache) len() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.m)
+}
+
+// routeCacheKey is the cache key of the route of transaction name with
+// keys: the name and the sorted, distinct GTINs. It is "" (not cached)
+// unless the keys name GTINs and nothing else: the owner of a GTIN never
+// changes, whereas the collection of an SSCC, shipment, anomaly or request
+// record depends on what the ledger holds now.
+func routeCacheKey(name string, k trace.RouteKeys) string {
+	if len(k.GTINs) == 0 || len(k.SSCCs) > 0 || k.Shipment != "" || k.Anomaly != "" || k.RequestID != "" {
+		return ""
+	}
+	gtins := slices.Compact(slices.Sorted(slices.Values(k.GTINs)))
+	return name + "\x00" + strings.Join(gtins, "\x00")
+}
+
+// txName is the transaction name of chaincode function fn (which may be
+// qualified by the contract name, "pharmatrace:Dispense").
+func txName(fn string) string { return strings.TrimPrefix(fn, trace.ContractName+":") }
+
+// routedTxs holds the name of every routed transaction (trace.TxInfo.Routed).
+var routedTxs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range trace.AllTransactions {
+		if t.Routed {
+			m[t.Name] = true
+		}
+	}
+	return m
+}()
+
+// routedRequest makes a new request of a routed transaction; a test checks
+// the table against trace.AllTransactions.
+type routedRequest struct {
+	name string
+	new  func() any
+}
+
+func requestOf[Req, Res any](tx trace.Tx[Req, Res]) routedRequest {
+	return routedRequest{tx.Name, func() any { return new(Req) }}
+}
+
+// routedRequests decode the already encoded argument of a routed call
+// (SubmitRaw, EvaluateRaw, or a request passed by value) to find its
+// route keys.
+var routedRequests = func() map[string]func() any {
+	m := map[string]func() any{}
+	for _, r := range []routedRequest{
+		requestOf(trace.Txs.CommissionPacks), requestOf(trace.Txs.Aggregate), requestOf(trace.Txs.Ship), requestOf(trace.Txs.Receive),
+		requestOf(trace.Txs.Dispense), requestOf(trace.Txs.Decommission), requestOf(trace.Txs.Undo), requestOf(trace.Txs.ReportScan),
+		requestOf(trace.Txs.FlagAnomaly), requestOf(trace.Txs.TransitionAnomaly), requestOf(trace.Txs.CommentAnomaly),
+		requestOf(trace.Txs.Verify), requestOf(trace.Txs.GetPack), requestOf(trace.Txs.GetPackHistory), requestOf(trace.Txs.GetLot),
+		requestOf(trace.Txs.GetShipment), requestOf(trace.Txs.GetAnomaly), requestOf(trace.Txs.GetRequest),
+		requestOf(trace.Txs.ListAnomalies), requestOf(trace.Txs.ListPacksByLot),
+	} {
+		m[r.name] = r.new
+	}
+	return m
+}()
+
+// routeKeysOf returns the route keys of a request of routed transaction
+// name: req's own when it is a trace.Routed, else those of arg decoded as
+// the transaction's request type.
+func routeKeysOf(name string, req any, arg []byte) (trace.RouteKeys, error) {
+	if r, ok := req.(trace.Routed); ok {
+		return r.RouteKeys(), nil
+	}
+	newReq, ok := routedRequests[name]
+	if !ok {
+		return trace.RouteKeys{}, fmt.Errorf("no request type known for %s", name)
+	}
+	v := newReq()
+	if err := json.Unmarshal(arg, v); err != nil {
+		return trace.RouteKeys{}, fmt.Errorf("decode the %s request: %w", name, err)
+	}
+	r, ok := v.(trace.Routed)
+	if !ok {
+		return trace.RouteKeys{}, fmt.Errorf("%T is not routed", v)
+	}
+	return r.RouteKeys(), nil
+}
+
+// ownOrgs is the client's own organisation as an endorsing-organisations
+// list (nil when the client's MSP is not known: the peer's gateway then
+// evaluates on its own organisation's peers first).
+func (c *Client) ownOrgs() []string {
+	if c.mspID == "" {
+		return nil
+	}
+	return []string{c.mspID}
+}
+
+// invocation returns what to send for a call of fn with the encoded
+// request arg (req, the request itself, may be nil). A transaction that is
+// not routed is sent as it always was. A routed one is sent as its route
+// says (see the top of this file); cacheKey names the cache entry the
+// route came from or went into ("" if none), to be forgotten if the call
+// fails.
+func (c *Client) invocation(ctx context.Context, fn, requestID string, req any, arg []byte, co *callOptions) (inv invocation, cacheKey string, err error) {
+	inv = invocation{Fn: fn, Arg: arg, Orgs: co.orgs}
+	name := txName(fn)
+	if !routedTxs[name] {
+		return inv, "", nil
+	}
+	keys, err := routeKeysOf(name, req, arg)
+	if err != nil {
+		return inv, "", &Error{Kind: KindInvalid, Op: "route", Fn: fn, RequestID: requestID, Msg: err.Error(), Reason: reasonOf(KindInvalid, err.Error()), Err: err}
+	}
+	rt, cacheKey, rerr := c.route(ctx, name, keys, co)
+	if rerr != nil {
+		// The route query's failure, as a failure of this call (nothing
+		// was sent): same kind and reason, the route query's error inside.
+		e := *rerr
+		e.Op, e.Fn, e.RequestID = "route", fn, requestID
+		e.Err = rerr
+		return inv, "", &e
+	}
+	if !rt.Private() {
+		return inv, cacheKey, nil
+	}
+	orgs := rt.Endorsers
+	if co.orgsSet {
+		// The caller may narrow the route's endorsers (to query one
+		// organisation's peer), never widen them: the request must reach
+		// only the collection's members.
+		for _, o := range co.orgs {
+			if !slices.Contains(rt.Endorsers, o) {
+				msg := fmt.Sprintf("WithEndorsingOrgs names %s, which is not an endorser of the route (%s: %v)", o, rt.Collection, rt.Endorsers)
+				return inv, cacheKey, &Error{Kind: KindInvalid, Op: "route", Fn: fn, RequestID: requestID, Msg: msg, Reason: reasonOf(KindInvalid, msg)}
+			}
+		}
+		orgs = co.orgs
+	}
+	// With no endorsers named the peer's gateway sends transient data
+	// only to the collections' members itself (Fabric v2.5
+	// internal/pkg/gateway/endorse.go planFromFirstEndorser, evaluate.go:
+	// its own organisation only).
+	return invocation{Fn: fn, Arg: []byte{}, Transient: map[string][]byte{trace.TransientRequest: arg}, Orgs: orgs, Collection: rt.Collection}, cacheKey, nil
+}
+
+// route returns the route of a request of transaction name with keys:
+// from the cache, or from the Route query evaluated on the client's own
+// organisation (with the usual retries and failover).
+func (c *Client) route(ctx context.Context, name string, keys trace.RouteKeys, co *callOptions) (trace.RouteResult, string, *Error) {
+	key := routeCacheKey(name, keys)
+	if key != "" {
+		if rt, ok := c.routes.get(key); ok {
+			c.metrics.route(name, "cached")
+			return rt, key, nil
+		}
+	}
+	q, err := json.Marshal(trace.RouteQuery{Transaction: name, Keys: keys})
+	if err != nil {
+		return trace.RouteResult{}, "", &Error{Kind: KindInvalid, Op: "encode", Fn: trace.TxRoute, Reason: reasonOf(KindInvalid, "cannot encode the route query"), Err: err}
+	}
+	rco := &callOptions{orgs: c.ownOrgs(), orgsSet: true, maxAttempts: co.maxAttempts}
+	raw, err := c.evaluate(ctx, invocation{Fn: trace.TxRoute, Arg: q, Orgs: rco.orgs}, rco)
+	if err != nil {
+		c.metrics.route(name, "error")
+		return trace.RouteResult{}, "", asError(err)
+	}
+	var rt trace.RouteResult
+	if err := json.Unmarshal(raw, &rt); err != nil {
+		c.metrics.route(name, "error")
+		return trace.RouteResult{}, "", &Error{Kind: KindInternal, Op: "decode", Fn: trace.TxRoute, Msg: "undecodable route", Err: err}
+	}
+	result := "public"
+	if rt.Private() {
+		result = "private"
+		// Only private routes are kept: a GTIN whose product is not
+		// registered yet has no owner, and its (public) route changes
+		// when the product is registered.
+		if key != "" {
+			c.routes.put(key, rt)
+		}
+	} else {
+		key = ""
+	}
+	c.metrics.route(name, result)
+	c.log.Debug("route", "fn", name, "route", result, "collection", rt.Collection, "endorsers", rt.Endorsers)
+	return rt, key, nil
+}
+
+// asError returns err as an *Error (evaluate returns only those).
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Kind: KindInternal, Err: err}
+}
