@@ -104,6 +104,7 @@ type callOptions struct {
 	orgsSet     bool
 	receipt     *Receipt
 	maxAttempts int
+	prepared    bool // a commission whose lot and collection key are ensured
 }
 
 // WithEndorsingOrgs sets the organizations that must endorse this call (for
@@ -158,6 +159,9 @@ func newClient(cfg *Config, eps []endpoint, o *options) *Client {
 		randN:     o.randN,
 	}
 	c.pool = newPool(eps, c.log, o.metrics, c.clock, c.homeReady)
+	for _, ep := range cfg.Endpoints {
+		c.pool.msps = append(c.pool.msps, ep.MSPID)
+	}
 	if c.lookup == nil && o.getRequest {
 		c.lookup = c.getRequestLookup
 	}
@@ -306,6 +310,9 @@ func (c *Client) submitCall(ctx context.Context, fn, requestID string, req any, 
 		return nil, &Error{Kind: KindInvalid, Op: "submit", Fn: fn, Msg: "empty request ID", Reason: trace.Invalid("requestId", "empty")}
 	}
 	co := c.callOptions(opts)
+	if fn == trace.TxCommissionPacks && !co.prepared {
+		return c.commission(ctx, requestID, arg, opts, co)
+	}
 	inv, cacheKey, err := c.invocation(ctx, fn, requestID, req, arg, co)
 	if err != nil {
 		if co.receipt != nil {

@@ -60,6 +60,12 @@ type Config struct {
 type Endpoint struct {
 	// Address is host:port of the peer.
 	Address string
+	// MSPID is the organisation that runs the peer. A request routed to a
+	// manufacturer's collection carries serials as transient data, which
+	// the peer the client talks to reads: it goes only through a peer of
+	// the client's own organisation or of the collection's members. Empty:
+	// unknown, trusted only as the first (home) endpoint.
+	MSPID string
 	// TLSRootCertFile is the PEM file of the CA that signed the peer's TLS
 	// certificate.
 	TLSRootCertFile string

@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -76,41 +78,84 @@ func (c *Client) WithdrawLot(ctx context.Context, req trace.LotStatusRequest, op
 	return submitTyped[trace.LotResult](ctx, c, trace.TxWithdrawLot, &req, opts)
 }
 
-// CommissionPacks submits the CommissionPacks transaction, after making
-// sure that its lot is registered. Packs are private records, and the
-// contract requires the public record of their lot, which only a public,
-// majority-endorsed RegisterLot writes. So when GetLot reports the lot not
-// found, RegisterLot (GTIN, lot and expiry of req, status released) is
-// submitted first, under a request ID derived from req's (a retried
-// commission re-uses it, and the chaincode de-duplicates it); a conflict
-// (the lot was registered meanwhile) is fine. opts apply to the
-// commission; of them, only WithMaxAttempts applies to the lot's query and
-// registration.
+// CommissionPacks submits the CommissionPacks transaction. Like every
+// submit of CommissionPacks (Submit, SubmitRaw), it first registers the lot
+// when it is not (see commission).
 func (c *Client) CommissionPacks(ctx context.Context, req trace.CommissionPacksRequest, opts ...CallOption) (*trace.CommissionPacksResult, error) {
-	if err := req.Validate(); err != nil {
-		return nil, validateError(trace.TxCommissionPacks, req.ID(), err)
+	return submitTyped[trace.CommissionPacksResult](ctx, c, trace.TxCommissionPacks, &req, opts)
+}
+
+// InitCollection submits the InitCollection transaction.
+func (c *Client) InitCollection(ctx context.Context, req trace.InitCollectionRequest, opts ...CallOption) (*trace.InitCollectionResult, error) {
+	return submitTyped[trace.InitCollectionResult](ctx, c, trace.TxInitCollection, &req, opts)
+}
+
+// commission submits a CommissionPacks request (arg, its JSON) after what
+// it needs: lots are public records (MAJORITY), packs private, so a
+// commissioning, endorsed by the collection's members only, cannot create
+// its lot; and the manufacturer's collection needs its pseudonym key once
+// (InitCollection, a fresh crypto/rand key). Both are done here when
+// missing, with request IDs derived from the commission's, so a retried
+// commission retries them safely.
+func (c *Client) commission(ctx context.Context, requestID string, arg []byte, opts []CallOption, co *callOptions) ([]byte, error) {
+	var req trace.CommissionPacksRequest
+	if err := json.Unmarshal(arg, &req); err != nil {
+		return nil, &Error{Kind: KindInvalid, Op: "decode", Fn: trace.TxCommissionPacks, RequestID: requestID, Reason: reasonOf(KindInvalid, "undecodable CommissionPacks request"), Err: err}
 	}
-	co := c.callOptions(opts)
 	registered, err := c.ensureLot(ctx, &req, co)
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts[:len(opts):len(opts)], func(o *callOptions) { o.prepared = true })
+	keyed := false
 	// A lot registered just now may not be committed yet on every peer
 	// that endorses the commission (the registration waited for the
 	// client's own peer only): such an endorser reports it not found.
 	// Try again a few times, after a backoff.
 	r := newRetrier(c.policyFor(co), c.clock, c.randN, true)
 	for {
-		res, err := submitTyped[trace.CommissionPacksResult](ctx, c, trace.TxCommissionPacks, &req, opts)
-		if !registered || !errors.Is(err, trace.ErrNotFound) || r.exhausted() {
-			return res, err
+		raw, err := c.submitCall(ctx, trace.TxCommissionPacks, requestID, &req, arg, opts)
+		switch {
+		case err != nil && !keyed && errors.Is(err, trace.ErrConflict) && strings.Contains(err.Error(), "has no pseudonym key yet"):
+			keyed = true
+			if err := c.ensureCollectionKey(ctx, &req, co); err != nil {
+				return nil, err
+			}
+			continue
+		case !registered || !errors.Is(err, trace.ErrNotFound) || r.exhausted():
+			return raw, err
 		}
 		c.log.Info("lot registered but not yet seen by an endorser; commissioning again", "request_id", req.RequestID, "gtin", req.GTIN, "lot", req.Lot, "err", err)
 		c.metrics.retry(trace.TxCommissionPacks, "lot_not_found")
 		if r.wait(ctx, nil) != nil {
-			return res, err
+			return raw, err
 		}
 	}
+}
+
+// ensureCollectionKey gives the client's organisation's collection its
+// pseudonym key: 32 bytes from crypto/rand, sent as transient data. A
+// conflict (another commission set it first) is fine.
+func (c *Client) ensureCollectionKey(ctx context.Context, req *trace.CommissionPacksRequest, co *callOptions) error {
+	key := make([]byte, trace.CollectionKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return &Error{Kind: KindInternal, Op: "init collection", Fn: trace.TxInitCollection, Msg: "no randomness for the collection key", Err: err}
+	}
+	ic := trace.InitCollectionRequest{RequestHeader: trace.RequestHeader{RequestID: derivedRequestID(req.RequestID, "key")}, Manufacturer: c.mspID, Key: key}
+	var opts []CallOption
+	if co.maxAttempts > 0 {
+		opts = append(opts, WithMaxAttempts(co.maxAttempts))
+	}
+	_, err := c.InitCollection(ctx, ic, opts...)
+	switch {
+	case err == nil:
+		c.log.Info("collection key set before its first commission", "collection", trace.Collection(c.mspID), "request_id", ic.RequestID)
+	case errors.Is(err, trace.ErrConflict):
+		c.log.Info("collection key set meanwhile", "collection", trace.Collection(c.mspID), "err", err)
+	default:
+		return err
+	}
+	return nil
 }
 
 // ensureLot registers the lot of req unless GetLot finds it. registered
@@ -128,7 +173,7 @@ func (c *Client) ensureLot(ctx context.Context, req *trace.CommissionPacksReques
 	case !errors.Is(err, trace.ErrNotFound):
 		return false, err
 	}
-	lot := trace.RegisterLotRequest{RequestHeader: trace.RequestHeader{RequestID: lotRequestID(req.RequestID)}, GTIN: req.GTIN, Lot: req.Lot, Expiry: req.Expiry}
+	lot := trace.RegisterLotRequest{RequestHeader: trace.RequestHeader{RequestID: derivedRequestID(req.RequestID, "lot")}, GTIN: req.GTIN, Lot: req.Lot, Expiry: req.Expiry}
 	log := c.log.With("request_id", req.RequestID, "gtin", req.GTIN, "lot", req.Lot)
 	_, err = c.RegisterLot(ctx, lot, opts...)
 	switch {
@@ -142,15 +187,16 @@ func (c *Client) ensureLot(ctx context.Context, req *trace.CommissionPacksReques
 	return true, nil
 }
 
-// lotRequestID is the request ID of the RegisterLot that CommissionPacks
-// submits for request requestID: requestID + ":lot", or, when that is not
-// a valid request ID (too long), "lot:" and a digest of requestID.
-func lotRequestID(requestID string) string {
-	if id := requestID + ":lot"; trace.CheckID(id) == nil {
+// derivedRequestID is the request ID of a transaction a commission
+// submits first (what: "lot" for RegisterLot, "key" for InitCollection)
+// for request requestID: requestID + ":" + what, or, when that is not a
+// valid request ID (too long), what + ":" and a digest of requestID.
+func derivedRequestID(requestID, what string) string {
+	if id := requestID + ":" + what; trace.CheckID(id) == nil {
 		return id
 	}
 	sum := sha256.Sum256([]byte(requestID))
-	return "lot:" + hex.EncodeToString(sum[:16])
+	return what + ":" + hex.EncodeToString(sum[:16])
 }
 
 // Aggregate submits the Aggregate transaction.
@@ -265,7 +311,7 @@ func (c *Client) Route(ctx context.Context, q trace.RouteQuery, opts ...CallOpti
 // mirrored lists the chaincode functions with a typed method above; a test
 // checks it against trace.SubmitTransactions and trace.EvaluateTransactions.
 var mirrored = []string{
-	trace.TxRegisterProduct, trace.TxRegisterLot, trace.TxReleaseLot, trace.TxRecallLot, trace.TxWithdrawLot, trace.TxCommissionPacks,
+	trace.TxRegisterProduct, trace.TxRegisterLot, trace.TxReleaseLot, trace.TxRecallLot, trace.TxWithdrawLot, trace.TxCommissionPacks, trace.TxInitCollection,
 	trace.TxAggregate, trace.TxShip, trace.TxReceive, trace.TxDispense, trace.TxUndo, trace.TxReportScan, trace.TxDecommission,
 	trace.TxFlagAnomaly, trace.TxTransitionAnomaly, trace.TxCommentAnomaly, trace.TxVerify, trace.TxGetProduct, trace.TxGetPack,
 	trace.TxGetPackHistory, trace.TxGetLot, trace.TxGetShipment, trace.TxGetAnomaly, trace.TxGetRequest, trace.TxListAnomalies,

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -34,6 +35,34 @@ func TestTypedMethodsValidateBeforeCallingTheLedger(t *testing.T) {
 	}
 	if _, err := c.Verify(context.Background(), trace.VerifyRequest{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Verify of an empty scan: %v", err)
+	}
+}
+
+// The first commission of a manufacturer's collection sets its pseudonym
+// key: a fresh random key through InitCollection, as transient data, once.
+func TestCommissionSetsTheCollectionKeyOnce(t *testing.T) {
+	c, ep, fc := routedClient(t)
+	fc.keyed = false
+	fc.lots[gtinA+"/L1"] = trace.Lot{GTIN: gtinA, Lot: "L1", Expiry: "301231", Status: trace.LotReleased}
+	req := trace.CommissionPacksRequest{RequestHeader: trace.RequestHeader{RequestID: "k1"}, GTIN: gtinA, Lot: "L1", Expiry: "301231", Serials: []string{"S1"}}
+	if _, err := c.CommissionPacks(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	first := fc.lastKey
+	if fc.keyInits != 1 || len(first) != trace.CollectionKeySize || bytes.Equal(first, make([]byte, trace.CollectionKeySize)) {
+		t.Fatalf("%d InitCollection, key %x", fc.keyInits, first)
+	}
+	inits := ep.invocations(trace.TxInitCollection)
+	if len(inits) != 1 || inits[0].inv.Transient == nil || len(inits[0].inv.Arg) != 0 {
+		t.Fatalf("InitCollection must travel as transient data: %+v", inits)
+	}
+	// A keyed collection: commissioned straight away.
+	req.RequestID = "k2"
+	if _, err := c.CommissionPacks(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if fc.keyInits != 1 {
+		t.Fatalf("%d InitCollection for a keyed collection", fc.keyInits)
 	}
 }
 
@@ -116,12 +145,12 @@ func TestCommissionPacksRegistersAMissingLot(t *testing.T) {
 func TestLotRequestID(t *testing.T) {
 	long := strings.Repeat("r", 64)
 	for _, id := range []string{"c1", long, long[:60], long[:61]} {
-		got := lotRequestID(id)
-		if err := trace.CheckID(got); err != nil || got == id || lotRequestID(id) != got {
-			t.Errorf("lotRequestID(%q) = %q: %v", id, got, err)
+		got := derivedRequestID(id, "lot")
+		if err := trace.CheckID(got); err != nil || got == id || derivedRequestID(id, "lot") != got {
+			t.Errorf("derivedRequestID(%q) = %q: %v", id, got, err)
 		}
 	}
-	if lotRequestID("c1") != "c1:lot" || lotRequestID(long) == lotRequestID(long[:63]+"s") {
+	if derivedRequestID("c1", "lot") != "c1:lot" || derivedRequestID(long, "lot") == derivedRequestID(long[:63]+"s", "lot") {
 		t.Error("lot request IDs are not the expected ones or collide")
 	}
 }

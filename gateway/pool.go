@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,6 +91,7 @@ const homeProbeEvery = time.Second
 type pool struct {
 	mu      sync.Mutex
 	eps     []endpoint
+	msps    []string // MSP of each endpoint ("" : unknown), when configured
 	cur     int
 	log     *slog.Logger
 	metrics *Metrics
@@ -205,6 +207,42 @@ func (p *pool) moveLocked(next int, reason string) {
 			go p.goHome()
 		}
 	}
+}
+
+// currentFor returns the endpoint to send inv through. A request that
+// carries serials as transient data (inv.private) goes only through a peer
+// of the client's own organisation (own) or of inv.Orgs: the current one if
+// it qualifies and is healthy, else the first healthy one that does, else
+// the first that does (its failure is then the call's). The pool's current
+// endpoint does not move. Any other request: current.
+func (p *pool) currentFor(inv invocation, own string) endpoint {
+	if !inv.private() {
+		return p.current()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ok := func(i int) bool {
+		m := ""
+		if i < len(p.msps) {
+			m = p.msps[i]
+		}
+		if m == "" {
+			return i == 0
+		}
+		return m == own || slices.Contains(inv.Orgs, m)
+	}
+	n := len(p.eps)
+	for i := 0; i < n; i++ {
+		if j := (p.cur + i) % n; ok(j) && p.eps[j].Healthy() {
+			return p.eps[j]
+		}
+	}
+	for j := 0; j < n; j++ {
+		if ok(j) {
+			return p.eps[j]
+		}
+	}
+	return p.eps[0]
 }
 
 func (p *pool) all() []endpoint { return p.eps }

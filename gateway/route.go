@@ -138,7 +138,7 @@ func requestOf[Req, Res any](tx trace.Tx[Req, Res]) routedRequest {
 var routedRequests = func() map[string]func() any {
 	m := map[string]func() any{}
 	for _, r := range []routedRequest{
-		requestOf(trace.Txs.CommissionPacks), requestOf(trace.Txs.Aggregate), requestOf(trace.Txs.Ship), requestOf(trace.Txs.Receive),
+		requestOf(trace.Txs.InitCollection), requestOf(trace.Txs.CommissionPacks), requestOf(trace.Txs.Aggregate), requestOf(trace.Txs.Ship), requestOf(trace.Txs.Receive),
 		requestOf(trace.Txs.Dispense), requestOf(trace.Txs.Decommission), requestOf(trace.Txs.Undo), requestOf(trace.Txs.ReportScan),
 		requestOf(trace.Txs.FlagAnomaly), requestOf(trace.Txs.TransitionAnomaly), requestOf(trace.Txs.CommentAnomaly),
 		requestOf(trace.Txs.Verify), requestOf(trace.Txs.GetPack), requestOf(trace.Txs.GetPackHistory), requestOf(trace.Txs.GetLot),

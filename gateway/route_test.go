@@ -32,6 +32,11 @@ type fakeContract struct {
 	// hideLots makes that many next GetLot queries report the lot not
 	// found (it is registered meanwhile).
 	hideLots int
+	// keyed: the collection has its pseudonym key; keyInits counts the
+	// InitCollection endorsements and lastKey is the key sent.
+	keyed    bool
+	keyInits int
+	lastKey  []byte
 	onCommit func(fn string, result []byte)
 }
 
@@ -132,12 +137,29 @@ func (l *fakeLedger) endorseTrace(inv invocation) (*endorsedTx, error) {
 			lot := trace.Lot{GTIN: r.GTIN, Lot: r.Lot, Expiry: r.Expiry, Status: trace.LotReleased}
 			return json.Marshal(trace.LotResult{Outcome: trace.Accepted("lot registered"), Lot: &lot})
 		}
+	case trace.TxInitCollection:
+		var r trace.InitCollectionRequest
+		_ = json.Unmarshal(req, &r)
+		apply = func(int) ([]byte, error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.keyInits++
+			c.lastKey = r.Key
+			if c.keyed {
+				return nil, chaincodeError("conflict: collection serials-" + r.Manufacturer + " has its key already")
+			}
+			c.keyed = true
+			return json.Marshal(trace.InitCollectionResult{Outcome: trace.Accepted("collection key set"), Collection: trace.Collection(r.Manufacturer)})
+		}
 	case trace.TxCommissionPacks:
 		var r trace.CommissionPacksRequest
 		_ = json.Unmarshal(req, &r)
 		apply = func(int) ([]byte, error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
+			if !c.keyed {
+				return nil, chaincodeError("conflict: collection serials-MfrMSP has no pseudonym key yet: its manufacturer sends InitCollection once")
+			}
 			lot, ok := c.lots[r.GTIN+"/"+r.Lot]
 			if c.commissionNotFound > 0 {
 				c.commissionNotFound--
@@ -211,7 +233,8 @@ func routedClient(t *testing.T, opts ...Option) (*Client, *fakeEndpoint, *fakeCo
 	t.Helper()
 	l := newFakeLedger()
 	fc := newFakeContract(l)
-	for _, tx := range []string{trace.TxDispense, trace.TxAggregate, trace.TxVerify, trace.TxGetPack, trace.TxGetRequest, trace.TxCommissionPacks} {
+	fc.keyed = true
+	for _, tx := range []string{trace.TxDispense, trace.TxAggregate, trace.TxVerify, trace.TxGetPack, trace.TxGetRequest, trace.TxCommissionPacks, trace.TxInitCollection} {
 		fc.setRoute(tx, privateRoute)
 	}
 	ep := newFakeEndpoint("a:1", l)
@@ -489,5 +512,38 @@ func TestRoutedRequestTypesMatchTrace(t *testing.T) {
 	}
 	if txName("pharmatrace:Dispense") != trace.TxDispense || !routedTxs[txName("pharmatrace:Dispense")] {
 		t.Error("a contract-qualified function name is not recognised as routed")
+	}
+}
+
+// A request carrying serials as transient data goes only through a peer of
+// the client's own organisation or of the collection's members: with its
+// own peer down, a pharmacy's dispense goes through the regulator's peer,
+// never the distributor's, although the distributor's is next in line.
+func TestPrivateRequestsAvoidOtherOrganisationsPeers(t *testing.T) {
+	l := newFakeLedger()
+	fc := newFakeContract(l)
+	fc.keyed = true
+	fc.setRoute(trace.TxDispense, privateRoute)
+	own, dist, reg := newFakeEndpoint("pharmacy:1", l), newFakeEndpoint("distributor:1", l), newFakeEndpoint("regulator:1", l)
+	c, _ := newTestClient(t, []*fakeEndpoint{own, dist, reg})
+	c.mspID = "PharmacyMSP"
+	c.pool.msps = []string{"PharmacyMSP", "DistributorMSP", "RegulatorMSP"}
+	if _, err := c.Dispense(context.Background(), scan("d1", gtinA)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(own.invocations(trace.TxDispense)); n != 1 {
+		t.Fatalf("home up: %d dispenses through the own peer", n)
+	}
+	own.mu.Lock()
+	own.down = true
+	own.mu.Unlock()
+	if _, err := c.Dispense(context.Background(), scan("d2", gtinA)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(dist.invocations(trace.TxDispense)); n != 0 {
+		t.Fatalf("%d dispenses (serials in transient data) went through the distributor's peer", n)
+	}
+	if n := len(reg.invocations(trace.TxDispense)); n != 1 {
+		t.Fatalf("%d dispenses through the regulator's peer, want 1", n)
 	}
 }

@@ -51,7 +51,7 @@ func (c *Client) submit(ctx context.Context, inv invocation, requestID string, c
 	timeUp := false
 	var last *Error
 	for runCtx.Err() == nil {
-		ep := c.pool.current()
+		ep := c.pool.currentFor(inv, c.mspID)
 		rc.Endorsements++
 		ectx, cancel := callCtx(runCtx, c.timeouts.Endorse)
 		tx, err := ep.Endorse(ectx, inv)
@@ -350,7 +350,7 @@ func (c *Client) evaluate(ctx context.Context, inv invocation, co *callOptions) 
 			}
 			return nil, ctxError(ctx, KindUnavailable, "evaluate", fn, "", "", cause)
 		}
-		ep := c.pool.current()
+		ep := c.pool.currentFor(inv, c.mspID)
 		ectx, cancel := callCtx(ctx, c.timeouts.Evaluate)
 		res, err := ep.Evaluate(ectx, inv)
 		cancel()

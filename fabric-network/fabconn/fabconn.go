@@ -43,7 +43,7 @@ func GatewayConfig(l *netspec.Layout, org, user string) (gateway.Config, error) 
 	}
 	var own, others []gateway.Endpoint
 	for _, p := range l.PeerNodes() {
-		ep := gateway.Endpoint{Address: p.Address, TLSRootCertFile: p.TLSRootPEM}
+		ep := gateway.Endpoint{Address: p.Address, TLSRootCertFile: p.TLSRootPEM, MSPID: p.MSPID}
 		if p.MSPID == id.MSPID {
 			own = append(own, ep)
 		} else {
@@ -251,7 +251,7 @@ func WriteStationConfig(l *netspec.Layout, org, user, stationID, dir, listen str
 		Ledger:   station.Ledger{Channel: l.Channel, Chaincode: l.Chaincode.Name},
 		Metrics:  station.Metrics{Listen: listen}}
 	for _, ep := range gc.Endpoints {
-		cfg.Ledger.Peers = append(cfg.Ledger.Peers, station.Peer{Endpoint: ep.Address, TLSRootCertFile: ep.TLSRootCertFile})
+		cfg.Ledger.Peers = append(cfg.Ledger.Peers, station.Peer{Endpoint: ep.Address, TLSRootCertFile: ep.TLSRootCertFile, MSPID: ep.MSPID})
 	}
 	y, err := yaml.Marshal(&cfg)
 	if err != nil {

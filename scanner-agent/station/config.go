@@ -162,6 +162,12 @@ type Peer struct {
 	TLSRootCertFile string `yaml:"tls_root_cert_file"`
 	// ServerName overrides the TLS server name (optional).
 	ServerName string `yaml:"server_name"`
+	// MSPID is the organisation that runs the peer (optional). Scans of a
+	// manufacturer's packs carry their serials as transient data and go
+	// only through the station's own organisation's peers or the
+	// collection members' (docs/confidentiality.md); a peer without an
+	// MSP ID is trusted for them only as the first one listed.
+	MSPID string `yaml:"msp_id"`
 }
 
 // Metrics configures the Prometheus endpoint.

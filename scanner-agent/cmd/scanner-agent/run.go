@@ -229,7 +229,7 @@ func ledgerConfig(cfg *station.Config) gateway.Config {
 		Identity:  gateway.Identity{MSPID: cfg.Identity.MSPID, CertFile: cfg.Identity.CertFile, KeyFile: cfg.Identity.KeyFile, MSPDir: cfg.Identity.MSPDir},
 	}
 	for _, p := range cfg.Ledger.Peers {
-		gc.Endpoints = append(gc.Endpoints, gateway.Endpoint{Address: p.Endpoint, TLSRootCertFile: p.TLSRootCertFile, ServerNameOverride: p.ServerName})
+		gc.Endpoints = append(gc.Endpoints, gateway.Endpoint{Address: p.Endpoint, TLSRootCertFile: p.TLSRootCertFile, ServerNameOverride: p.ServerName, MSPID: p.MSPID})
 	}
 	return gc
 }
