@@ -159,3 +159,27 @@ func TestRoute(t *testing.T) {
 		})
 	}
 }
+
+// A collection's first commissioning needs its pseudonym key: refused as a
+// conflict naming InitCollection (the gateway sets the key and retries),
+// and the key is set once, by the manufacturer only.
+func TestCollectionKeyFirst(t *testing.T) {
+	n := newNet(t)
+	n.registerProduct(mfgA, gtinA)
+	ok[trace.LotResult](n, mfgA, "RegisterLot", trace.RegisterLotRequest{RequestHeader: trace.RequestHeader{RequestID: n.reqID()}, GTIN: gtinA, Lot: "L1", Expiry: expiry})
+	req := mustJSON(t, trace.CommissionPacksRequest{RequestHeader: trace.RequestHeader{RequestID: n.reqID()}, GTIN: gtinA, Lot: "L1", Expiry: expiry, Serials: []string{"S1"}})
+	r := n.l.Submit(n.cc, proposal(t, mfgA, "CommissionPacks", req))
+	if r.OK() || trace.Classify(r.Message) != trace.ErrConflict || !strings.Contains(r.Message, "InitCollection") {
+		t.Fatalf("%d %s", r.Status, r.Message)
+	}
+	key := func(who, msp string) trace.InitCollectionRequest {
+		return trace.InitCollectionRequest{RequestHeader: trace.RequestHeader{RequestID: n.reqID()}, Manufacturer: msp, Key: testCollectionKey}
+	}
+	n.fails(ph1, "InitCollection", key(ph1, "ManufacturerMSP"), trace.ErrAccessDenied)
+	n.fails(rival, "InitCollection", key(rival, "ManufacturerMSP"), trace.ErrAccessDenied)
+	ok[trace.InitCollectionResult](n, mfgA, "InitCollection", key(mfgA, "ManufacturerMSP"))
+	n.fails(mfgA, "InitCollection", key(mfgA, "ManufacturerMSP"), trace.ErrConflict, "never replaced")
+	if r := n.l.Submit(n.cc, proposal(t, mfgA, "CommissionPacks", req)); !r.Committed() {
+		t.Fatal(r.Message)
+	}
+}

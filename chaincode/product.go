@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -143,6 +144,9 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 		return nil, trace.Conflict("lot %s is %s", l.Lot, l.Status)
 	case trace.Expired(l.Expiry, t.local()):
 		return nil, trace.Conflict("lot %s expired on %s", l.Lot, l.Expiry)
+	}
+	if _, err := t.packKeyOrErr(req.GTIN, req.Serials[0]); err != nil && errors.Is(err, trace.ErrConflict) {
+		return nil, err // no pseudonym key yet
 	}
 	keys := make([]string, len(req.Serials))
 	for i, s := range req.Serials {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +63,7 @@ func newBackend(ctx context.Context, c config, log *slog.Logger) (Backend, error
 			}
 			return ledger{cl}, nil
 		}),
-		Events: eventSource{events},
+		Events: eventSource{events, memberOf(spec, org)},
 		Close:  f.close,
 		GLNs:   networkGLNs(spec),
 	}, nil
@@ -157,7 +158,30 @@ func translate(err error) error {
 // eventSource streams the chaincode's events into the read model, which
 // commits each event's rows and its position in one SQL transaction: the
 // position is handed in, and the gateway's own checkpoint is not kept.
-type eventSource struct{ c *gateway.Client }
+type eventSource struct {
+	c *gateway.Client
+	// member reports the collections the events identity's organisation
+	// holds: their routed transactions' full events are required.
+	member func(collection string) bool
+}
+
+// memberOf returns the collections org's peer holds (docs/
+// confidentiality.md): a regulator all, a manufacturer its own, others
+// none (the read model then gets stubs for transactions on packs, so the
+// API should run with the regulator's identity, the default).
+func memberOf(spec *netspec.Spec, org string) func(string) bool {
+	for _, o := range spec.Orgs {
+		if o.Name != org && o.MSPID != org {
+			continue
+		}
+		if slices.Contains(o.Roles, string(trace.RoleRegulator)) {
+			return func(string) bool { return true }
+		}
+		msp := o.MSPID
+		return func(c string) bool { return c == trace.Collection(msp) }
+	}
+	return func(string) bool { return false }
+}
 
 type positionCheckpoint struct{ from gateway.Checkpoint }
 
@@ -166,7 +190,7 @@ func (positionCheckpoint) Save(context.Context, gateway.Checkpoint) error     { 
 
 func (s eventSource) Stream(ctx context.Context, from api.Position, apply readmodel.ApplyFunc) error {
 	cp := positionCheckpoint{gateway.Checkpoint{Block: from.Block, Index: from.Index, TxID: from.TxID}}
-	var opts []gateway.EventsOption
+	opts := []gateway.EventsOption{gateway.WithPrivateEvents(s.member)}
 	if cp.from.IsZero() {
 		opts = append(opts, gateway.FromBlock(0))
 	}
