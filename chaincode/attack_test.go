@@ -19,7 +19,7 @@ import (
 // atTime submits fn as who with a client-chosen proposal timestamp.
 func (n *net) atTime(who, fn string, req any, ts time.Time) ledgertest.Response {
 	n.tb.Helper()
-	return n.l.Submit(n.cc, withTime(proposal(n.tb, who, fn, mustJSON(n.tb, req)), ts))
+	return opened(n.tb, n.l.Submit(n.cc, withTime(proposal(n.tb, who, fn, mustJSON(n.tb, req)), ts)))
 }
 
 func wantClockRefusal(t *testing.T, r ledgertest.Response) {

@@ -82,6 +82,20 @@ func TestRoutedRequestAsArgumentRefused(t *testing.T) {
 	if r.OK() || trace.Classify(r.Message) != trace.ErrInvalidRequest || !strings.Contains(r.Message, "send the request as transient data") {
 		t.Fatalf("%d %s", r.Status, r.Message)
 	}
+	// The result of a routed write is in every peer's blocks: without a
+	// result key to seal it with, refused; with one, sealed.
+	p := proposal(t, ph1, "Dispense", req)
+	delete(p.Transient, trace.TransientResultKey)
+	if r := n.l.Submit(n.cc, p); r.OK() || !strings.Contains(r.Message, "result key") {
+		t.Fatalf("%d %s", r.Status, r.Message)
+	}
+	r = n.l.Submit(n.cc, proposal(t, ph1, "Dispense", req))
+	if !r.Committed() || !trace.IsSealed(r.Payload) || bytes.Contains(r.Payload, []byte("S1")) {
+		t.Fatalf("%s: %s", r.Validation, r.Payload)
+	}
+	if o := opened(t, r); !bytes.Contains(o.Payload, []byte(`"serial":"S1"`)) {
+		t.Fatalf("opened: %s", o.Payload)
+	}
 	// A product no manufacturer's prefix covers is public: no collection.
 	unknown := withCheck("0" + "9990001" + "00001")
 	v := n.evaluate(ph1, "Verify", trace.VerifyRequest{Scan: scan(unknown, "X1", "L1", expiry)})

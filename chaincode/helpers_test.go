@@ -195,12 +195,12 @@ func (n *net) submit(who, fn string, req any) ledgertest.Response {
 		}
 		r := n.l.Submit(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req)))
 		if !strings.Contains(r.Message, "has no pseudonym key yet") {
-			return r
+			return opened(n.tb, r)
 		}
 		n.l.Submit(n.cc, proposal(n.tb, who, "InitCollection", mustJSON(n.tb, trace.InitCollectionRequest{
 			RequestHeader: trace.RequestHeader{RequestID: c.RequestID + ":key"}, Manufacturer: identitySpecs[who].msp, Key: testCollectionKey})))
 	}
-	return n.l.Submit(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req)))
+	return opened(n.tb, n.l.Submit(n.cc, proposal(n.tb, who, fn, mustJSON(n.tb, req))))
 }
 
 // evaluate runs a query as who.
@@ -219,8 +219,28 @@ func proposal(tb testing.TB, who, fn, arg string) ledgertest.Proposal {
 	p := ledgertest.Proposal{Identity: identity(tb, who), Function: fn, Args: []string{arg}}
 	if info, ok := trace.TxByName(strings.TrimPrefix(fn, trace.ContractName+":")); ok && info.Routed {
 		p.Args, p.Transient = []string{""}, map[string][]byte{trace.TransientRequest: []byte(arg)}
+		if !info.Query {
+			p.Transient[trace.TransientResultKey] = testResultKey
+		}
 	}
 	return p
+}
+
+// testResultKey seals the tests' routed write results.
+var testResultKey = bytes.Repeat([]byte{5}, 32)
+
+// opened returns r with its sealed result (a routed write's) opened, as
+// the client that sent testResultKey does.
+func opened(tb testing.TB, r ledgertest.Response) ledgertest.Response {
+	tb.Helper()
+	if trace.IsSealed(r.Payload) {
+		p, err := trace.OpenResult(testResultKey, r.TxID, r.Payload)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r.Payload = p
+	}
+	return r
 }
 
 // fullEvent is the event a collection member delivers for ev: the private

@@ -98,7 +98,7 @@ func TestConcurrentSameRequestID(t *testing.T) {
 	}
 	// The client resubmits after the failed commit and gets the original outcome.
 	again := n.l.Submit(n.cc, p)
-	if !bytes.Equal(again.Payload, ra.Payload) || again.Writes != 0 {
+	if !bytes.Equal(opened(t, again).Payload, opened(t, ra).Payload) || again.Writes != 0 {
 		t.Fatal(string(again.Payload))
 	}
 }

@@ -225,7 +225,7 @@ func submit[Req, Res any, R interface {
 		if prev.SHA256 != hash {
 			return "", trace.Conflict("request ID %q was already used by %s (transaction %s) with a different payload", t.reqID, prev.Transaction, prev.TxID)
 		}
-		return prev.Result, nil // the original outcome; nothing written, no event
+		return t.seal(ctx, prev.Result) // the original outcome; nothing written, no event
 	}
 	res, err := run(t, req)
 	if err != nil {
@@ -252,7 +252,26 @@ func submit[Req, Res any, R interface {
 	if err := t.commit(*out); err != nil {
 		return "", err
 	}
-	return string(resultJSON), nil
+	return t.seal(ctx, string(resultJSON))
+}
+
+// seal returns a routed write's result sealed under the client's result
+// key (trace/seal.go): the result is in every peer's blocks, and it names
+// serials. Outside a collection it is returned as it is.
+func (t *txn) seal(ctx TxCtx, result string) (string, error) {
+	if t.coll == "" {
+		return result, nil
+	}
+	tm, err := ctx.GetStub().GetTransient()
+	if err != nil {
+		return "", fmt.Errorf("ledger: transient data: %w", err)
+	}
+	key := tm[trace.TransientResultKey]
+	if len(key) != 32 {
+		return "", trace.Invalid("", "%s works on %s's packs: its result is in every peer's blocks, so it needs a 32-byte result key in the transient map (key %q) to be sealed with",
+			t.name, strings.TrimPrefix(t.coll, trace.CollectionPrefix), trace.TransientResultKey)
+	}
+	return trace.SealResult(key, t.txID, []byte(result))
 }
 
 // query runs a read-only query: decode → authorize → run → encode.

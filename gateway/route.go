@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -227,7 +228,27 @@ func (c *Client) invocation(ctx context.Context, fn, requestID string, req any, 
 	// only to the collections' members itself (Fabric v2.5
 	// internal/pkg/gateway/endorse.go planFromFirstEndorser, evaluate.go:
 	// its own organisation only).
-	return invocation{Fn: fn, Arg: []byte{}, Transient: map[string][]byte{trace.TransientRequest: arg}, Orgs: orgs, Collection: rt.Collection}, cacheKey, nil
+	tm := map[string][]byte{trace.TransientRequest: arg}
+	if info, ok := trace.TxByName(name); ok && !info.Query {
+		// A write's result is in every peer's blocks: the contract seals
+		// it under a key only this call knows (trace/seal.go).
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return inv, cacheKey, &Error{Kind: KindInternal, Op: "route", Fn: fn, RequestID: requestID, Msg: "no randomness for the result key", Err: err}
+		}
+		tm[trace.TransientResultKey] = key
+	}
+	return invocation{Fn: fn, Arg: []byte{}, Transient: tm, Orgs: orgs, Collection: rt.Collection}, cacheKey, nil
+}
+
+// openResult opens a sealed result of a routed write with the key its
+// invocation sent; any other result is returned as it is.
+func openResult(inv invocation, txID string, result []byte) ([]byte, error) {
+	key := inv.Transient[trace.TransientResultKey]
+	if key == nil || !trace.IsSealed(result) {
+		return result, nil
+	}
+	return trace.OpenResult(key, txID, result)
 }
 
 // route returns the route of a request of transaction name with keys:

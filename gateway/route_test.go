@@ -276,8 +276,8 @@ func TestRoutedSubmitSendsTheRequestAsTransientDataToTheEndorsers(t *testing.T) 
 	if sent[0].op != "endorse" || inv.Arg == nil || len(inv.Arg) != 0 {
 		t.Errorf("Dispense %s with argument %q, want an endorsement with the empty argument", sent[0].op, inv.Arg)
 	}
-	if got, want := string(inv.Transient[trace.TransientRequest]), mustJSON(t, &req); got != want || len(inv.Transient) != 1 {
-		t.Errorf("transient %v, want %s under %q only", inv.Transient, want, trace.TransientRequest)
+	if got, want := string(inv.Transient[trace.TransientRequest]), mustJSON(t, &req); got != want || len(inv.Transient) != 2 || len(inv.Transient[trace.TransientResultKey]) != 32 {
+		t.Errorf("transient %v, want %s under %q and a 32-byte %q", inv.Transient, want, trace.TransientRequest, trace.TransientResultKey)
 	}
 	if !slices.Equal(inv.Orgs, privateRoute.Endorsers) {
 		t.Errorf("endorsing orgs %v, want the route's %v", inv.Orgs, privateRoute.Endorsers)
@@ -545,5 +545,27 @@ func TestPrivateRequestsAvoidOtherOrganisationsPeers(t *testing.T) {
 	}
 	if n := len(reg.invocations(trace.TxDispense)); n != 1 {
 		t.Fatalf("%d dispenses through the regulator's peer, want 1", n)
+	}
+}
+
+// A routed write's result comes sealed under the call's key (the fakes
+// above do not seal): openResult opens it with the invocation's key and
+// the transaction ID, and leaves other results alone.
+func TestOpenResult(t *testing.T) {
+	key := make([]byte, 32)
+	key[0] = 1
+	inv := invocation{Fn: trace.TxDispense, Transient: map[string][]byte{trace.TransientResultKey: key}}
+	sealed, err := trace.SealResult(key, "tx9", []byte(`{"ok":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := openResult(inv, "tx9", []byte(sealed)); err != nil || string(got) != `{"ok":1}` {
+		t.Fatalf("%s %v", got, err)
+	}
+	if _, err := openResult(inv, "tx8", []byte(sealed)); err == nil {
+		t.Fatal("opened under another transaction ID")
+	}
+	if got, _ := openResult(invocation{Fn: "Put"}, "tx9", []byte(`{"plain":1}`)); string(got) != `{"plain":1}` {
+		t.Fatalf("plain result changed: %s", got)
 	}
 }

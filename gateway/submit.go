@@ -85,7 +85,11 @@ func (c *Client) submit(ctx context.Context, inv invocation, requestID string, c
 				c.observeBlock(o.status.Block)
 				rc.Block, rc.Endpoint = o.status.Block, o.at.Addr()
 				txLog.Debug("transaction committed", "block", o.status.Block, "endpoint", o.at.Addr())
-				return tx.Result, rc, nil
+				res, err := openResult(inv, tx.TxID, tx.Result)
+				if err != nil {
+					return nil, rc, &Error{Kind: KindInternal, Op: "open result", Fn: fn, RequestID: requestID, TxID: tx.TxID, Msg: "the committed result cannot be opened", Err: err}
+				}
+				return res, rc, nil
 			case o.err == nil:
 				c.observeBlock(o.status.Block)
 				v := classifyCommitCode(o.status.Code)
