@@ -385,6 +385,11 @@ func (n *network) up(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	meshStart := time.Now()
+	if err := n.meshReady(ctx); err != nil {
+		return err
+	}
+	log.Info("every gateway reaches every organisation's peer", "took", time.Since(meshStart).Round(time.Millisecond))
 	log.Info("network up", "took", time.Since(t0).Round(time.Millisecond), "smoke_commit", took.Round(time.Millisecond))
 	colls := "no private data collections"
 	if len(dep.Collections) > 0 {

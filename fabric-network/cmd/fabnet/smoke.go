@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
 )
 
@@ -49,4 +51,46 @@ func (n *network) smoke(ctx context.Context) (time.Duration, error) {
 		return 0, fmt.Errorf("smoke read back %q, wrote %q", got, value)
 	}
 	return took, nil
+}
+
+// meshReady waits until every organisation's peer gateway has found every
+// other organisation's peer (gossip membership, through the anchor peers):
+// a request routed to a manufacturer's collection names its endorsing
+// organisations, and a gateway that has not met a named organisation's
+// peer yet refuses it ("failed to find any endorsing peers for org(s)").
+// Each org's admin evaluates the probe's smoke key on each other org.
+func (n *network) meshReady(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for i := range n.l.Orgs {
+		o := &n.l.Orgs[i]
+		gw, conn, err := fabconn.Connect(n.l.PeerNode(o), n.l.Admin(o))
+		if err != nil {
+			return err
+		}
+		contract := gw.GetNetwork(n.l.Channel).GetContractWithName(n.l.Chaincode.Name, "probe")
+		for j := range n.l.Orgs {
+			other := n.l.Orgs[j].MSPID
+			var lastErr error
+			for time.Now().Before(deadline) {
+				if _, lastErr = contract.Evaluate("Get", client.WithArguments("smoke"), client.WithEndorsingOrganizations(other)); lastErr == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					gw.Close()
+					conn.Close()
+					return ctx.Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			if lastErr != nil {
+				gw.Close()
+				conn.Close()
+				return fmt.Errorf("%s's gateway does not reach %s's peer: %w", o.Name, other, fabconn.Describe(lastErr))
+			}
+		}
+		gw.Close()
+		conn.Close()
+	}
+	return nil
 }
