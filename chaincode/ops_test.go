@@ -44,7 +44,7 @@ func TestOperationCounts(t *testing.T) {
 	measure("Dispense (retry of a request: original outcome)", n.l.Submit(n.cc, proposal(t, ph1, "Dispense",
 		mustJSON(t, trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: "req-dup"}, Scan: s2}))), 4, 3)
 	measure("  …sent again", n.l.Submit(n.cc, proposal(t, ph1, "Dispense",
-		mustJSON(t, trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: "req-dup"}, Scan: s2}))), 1, 0)
+		mustJSON(t, trace.ScanRequest{RequestHeader: trace.RequestHeader{RequestID: "req-dup"}, Scan: s2}))), 1, 1)
 	measure("Undo (ok)", n.submit(ph1, "Undo", trace.ScanRequest{RequestHeader: hdr(), Scan: s2}), 4, 3)
 	measure("Decommission destroyed (ok)", n.submit(ph1, "Decommission", trace.DecommissionRequest{RequestHeader: hdr(), Scan: s3, Reason: trace.ReasonDestroyed}), 4, 3)
 	measure("Verify (unknown serial)", n.evaluate(ph1, "Verify", trace.VerifyRequest{Scan: scan(gtinA, "NOPE1", "L1", expiry)}), 5, 0)
@@ -70,7 +70,7 @@ func TestOperationCounts(t *testing.T) {
 		if r.r.Reads > r.maxReads || r.r.Writes > r.maxWrites || r.r.Ranges > r.maxRange {
 			t.Errorf("%s: %d reads, %d writes, %d range queries; ceiling %d / %d / %d", r.name, r.r.Reads, r.r.Writes, r.r.Ranges, r.maxReads, r.maxWrites, r.maxRange)
 		}
-		if r.r.Writes > 0 && r.r.EventCalls != 1 {
+		if r.r.Writes > 0 && r.r.EventCalls != 1 && !strings.Contains(r.name, "sent again") { // a replay writes its marker, no event
 			t.Errorf("%s: %d events, want exactly one per write transaction", r.name, r.r.EventCalls)
 		}
 	}

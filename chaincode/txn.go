@@ -225,7 +225,16 @@ func submit[Req, Res any, R interface {
 		if prev.SHA256 != hash {
 			return "", trace.Conflict("request ID %q was already used by %s (transaction %s) with a different payload", t.reqID, prev.Transaction, prev.TxID)
 		}
-		return t.seal(ctx, prev.Result) // the original outcome; nothing written, no event
+		if t.coll != "" {
+			// A transaction that writes nothing is validated against the
+			// chaincode's MAJORITY, which the collection's two members do
+			// not make: a blind private write puts it under the
+			// collection's policy. (Blind: no read, so no MVCC conflict.)
+			if err := t.stub.PutPrivateData(t.coll, replayKey, []byte(t.txID)); err != nil {
+				return "", fmt.Errorf("ledger: write replay marker: %w", err)
+			}
+		}
+		return t.seal(ctx, prev.Result) // the original outcome; no record changed, no event
 	}
 	res, err := run(t, req)
 	if err != nil {
@@ -254,6 +263,9 @@ func submit[Req, Res any, R interface {
 	}
 	return t.seal(ctx, string(resultJSON))
 }
+
+// replayKey is the private key a replayed routed request writes.
+const replayKey = "\x00replay\x00"
 
 // seal returns a routed write's result sealed under the client's result
 // key (trace/seal.go): the result is in every peer's blocks, and it names

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -268,6 +269,9 @@ func (c *Client) route(ctx context.Context, name string, keys trace.RouteKeys, c
 	}
 	rco := &callOptions{orgs: c.ownOrgs(), orgsSet: true, maxAttempts: co.maxAttempts}
 	raw, err := c.evaluate(ctx, invocation{Fn: trace.TxRoute, Arg: q, Orgs: rco.orgs}, rco)
+	if err != nil && asError(err).Kind == KindUnavailable {
+		raw, err = c.routeByAgreement(ctx, q, co, err)
+	}
 	if err != nil {
 		c.metrics.route(name, "error")
 		return trace.RouteResult{}, "", asError(err)
@@ -292,6 +296,41 @@ func (c *Client) route(ctx context.Context, name string, keys trace.RouteKeys, c
 	c.metrics.route(name, result)
 	c.log.Debug("route", "fn", name, "route", result, "collection", rt.Collection, "endorsers", rt.Endorsers)
 	return rt, key, nil
+}
+
+// routeByAgreement asks the Route query of two other organisations when
+// the client's own organisation's peers cannot answer (own: that error).
+// A route decides who receives the request's serials, so one other
+// organisation's word is not enough: the two answers (the route is computed
+// from public records and private-data hashes, the same on every peer) must
+// agree byte for byte. Organisations are taken from the endpoints' MSPIDs.
+func (c *Client) routeByAgreement(ctx context.Context, q []byte, co *callOptions, own error) ([]byte, error) {
+	var answers [][]byte
+	var orgs []string
+	for _, m := range c.pool.msps {
+		if m == "" || m == c.mspID || slices.Contains(orgs, m) {
+			continue
+		}
+		orgs = append(orgs, m)
+		rco := &callOptions{orgs: []string{m}, orgsSet: true, maxAttempts: 1}
+		raw, err := c.evaluate(ctx, invocation{Fn: trace.TxRoute, Arg: q, Orgs: rco.orgs}, rco)
+		if err != nil {
+			continue
+		}
+		answers = append(answers, raw)
+		if len(answers) == 2 {
+			break
+		}
+	}
+	switch {
+	case len(answers) < 2:
+		return nil, own
+	case !bytes.Equal(answers[0], answers[1]):
+		msg := fmt.Sprintf("the own organisation's peers are unreachable and two other organisations disagree on the route (%s / %s)", answers[0], answers[1])
+		return nil, &Error{Kind: KindInternal, Op: "route", Fn: trace.TxRoute, Msg: msg, Reason: reasonOf(KindInternal, msg)}
+	}
+	c.log.Info("route agreed by two other organisations (own organisation's peers unreachable)", "orgs", orgs)
+	return answers[0], nil
 }
 
 // asError returns err as an *Error (evaluate returns only those).

@@ -480,23 +480,22 @@ func (c *chaos) check() []string {
 	t.Logf("%d requests: %d acknowledged, %d errored (%d of them committed all the same, each found by its request ID)", len(c.records), acked, errored, committedErr)
 
 	// No pack dispensed twice; an acknowledged dispense is the one.
-	cl := c.sites[0].client[0] // the Pharmacy org reads its packs' history
+	cl := c.sites[0].client[0]
+	histories := packHistories(c.t, c.n, c.gtin)
 	for _, s := range c.sites {
 		for _, serial := range s.packs[:min(int(s.next.Load()), len(s.packs))] {
-			h, err := cl.GetPackHistory(ctx, trace.PackHistoryQuery{GTIN: c.gtin, Serial: serial, Limit: trace.MaxHistory})
-			if err != nil {
-				violation("history of %s: %v", serial, err)
+			h := histories[serial]
+			if len(h) == 0 {
+				violation("pack %s has no history in the regulator's events", serial)
 				continue
 			}
 			var dispenseTxs []string
-			for i, e := range h.Entries { // newest first
-				if e.Pack == nil || e.Pack.State != trace.StateInactive || e.Pack.Reason != trace.ReasonDispensed {
+			for i, e := range h { // oldest first
+				if e.Pack.State != trace.StateInactive || e.Pack.Reason != trace.ReasonDispensed {
 					continue
 				}
-				if i+1 < len(h.Entries) {
-					if prev := h.Entries[i+1].Pack; prev != nil && prev.State == trace.StateInactive && prev.Reason == trace.ReasonDispensed {
-						continue // still dispensed: not a new dispense
-					}
+				if i > 0 && h[i-1].Pack.State == trace.StateInactive && h[i-1].Pack.Reason == trace.ReasonDispensed {
+					continue // still dispensed: not a new dispense
 				}
 				dispenseTxs = append(dispenseTxs, e.TxID)
 			}
@@ -511,13 +510,18 @@ func (c *chaos) check() []string {
 		}
 	}
 
-	// Every peer answers the same (a sample of packs, asked of each org).
+	// Every peer that holds the collection answers the same (a sample of
+	// packs, asked of the manufacturer's and the regulator's peers; the
+	// others hold only hashes, docs/confidentiality.md).
 	sample := append([]string(nil), c.sites[0].packs[:min(10, len(c.sites[0].packs))]...)
 	sample = append(sample, c.sites[1].packs[:min(10, len(c.sites[1].packs))]...)
 	for _, serial := range sample {
 		arg, _ := json.Marshal(trace.PackQuery{GTIN: c.gtin, Serial: serial})
 		var first []byte
 		for i := range n.Orgs {
+			if !slices.Contains(n.Orgs[i].Roles, string(trace.RoleManufacturer)) && !slices.Contains(n.Orgs[i].Roles, string(trace.RoleRegulator)) {
+				continue
+			}
 			raw, err := cl.EvaluateRaw(ctx, trace.TxGetPack, arg, gateway.WithEndorsingOrgs(n.Orgs[i].MSPID))
 			if err != nil {
 				violation("GetPack %s at %s: %v", serial, n.Orgs[i].Name, err)
