@@ -404,7 +404,7 @@ func (f *fakeEndpoint) CommitStatus(ctx context.Context, txID string) (commitSta
 
 func (f *fakeEndpoint) Evaluate(ctx context.Context, inv invocation) ([]byte, error) {
 	f.record("evaluate", inv)
-	if ft, ok := f.enter("evaluate"); ok {
+	if ft, ok := f.enter("evaluate"); ok && ft.err != nil { // fault{}: this call goes through
 		return nil, ft.err
 	}
 	return f.ledger.evaluate(inv)

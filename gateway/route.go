@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pharmatrace/pharmatrace/trace"
 )
@@ -267,10 +268,21 @@ func (c *Client) route(ctx context.Context, name string, keys trace.RouteKeys, c
 	if err != nil {
 		return trace.RouteResult{}, "", &Error{Kind: KindInvalid, Op: "encode", Fn: trace.TxRoute, Reason: reasonOf(KindInvalid, "cannot encode the route query"), Err: err}
 	}
-	rco := &callOptions{orgs: c.ownOrgs(), orgsSet: true, maxAttempts: co.maxAttempts}
-	raw, err := c.evaluate(ctx, invocation{Fn: trace.TxRoute, Arg: q, Orgs: rco.orgs}, rco)
-	if err != nil && asError(err).Kind == KindUnavailable {
-		raw, err = c.routeByAgreement(ctx, q, co, err)
+	// The own organisation first, briefly: when its peers are down, two
+	// other organisations that agree will do; failing that, the own
+	// organisation again, with what is left of the caller's budget.
+	rco := &callOptions{orgs: c.ownOrgs(), orgsSet: true, maxAttempts: 2}
+	own := func(ctx context.Context, attempts int) ([]byte, error) {
+		rco.maxAttempts = attempts
+		return c.evaluate(ctx, invocation{Fn: trace.TxRoute, Arg: q, Orgs: rco.orgs}, rco)
+	}
+	octx, cancel := context.WithTimeout(ctx, ownRouteWait)
+	raw, err := own(octx, 2)
+	cancel()
+	if err != nil && (asError(err).Kind == KindUnavailable || octx.Err() != nil) && ctx.Err() == nil {
+		if raw, err = c.routeByAgreement(ctx, q, co, err); err != nil && asError(err).Kind == KindUnavailable && ctx.Err() == nil {
+			raw, err = own(ctx, co.maxAttempts)
+		}
 	}
 	if err != nil {
 		c.metrics.route(name, "error")
@@ -297,6 +309,9 @@ func (c *Client) route(ctx context.Context, name string, keys trace.RouteKeys, c
 	c.log.Debug("route", "fn", name, "route", result, "collection", rt.Collection, "endorsers", rt.Endorsers)
 	return rt, key, nil
 }
+
+// ownRouteWait bounds the first try of the own organisation's Route.
+const ownRouteWait = 2 * time.Second
 
 // routeByAgreement asks the Route query of two other organisations when
 // the client's own organisation's peers cannot answer (own: that error).

@@ -30,7 +30,8 @@ type packVersion struct {
 func packHistories(t *testing.T, n *testnet.Network, gtin string) map[string][]packVersion {
 	t.Helper()
 	c := n.Client(t, "Regulator", "inspector", nil)
-	end, err := c.RegisterProduct(context.Background(), productRequest(randomGTIN("4012345")))
+	// The end of the stream: a product registered now by the manufacturer.
+	end, err := n.Client(t, "Manufacturer", "mfr-alpha", nil).RegisterProduct(context.Background(), productRequest(randomGTIN("4012345")))
 	if err != nil {
 		t.Fatal(err)
 	}
