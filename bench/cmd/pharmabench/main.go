@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	report := &bench.Report{When: time.Now(), Quick: *quick, Machine: bench.ReadMachine(), Fabric: bench.Fabric{
 		Version: "v2.5.0", BatchTimeout: spec.Ordering.BatchTimeout.String(), MaxMessageCount: spec.Ordering.MaxMessageCount,
 		Orderers: len(spec.OrdererOrg.Orderers), Peers: len(spec.Orgs),
-		EndorsementPolicy: spec.Chaincode.Policy + fmt.Sprintf(" (%d of %d orgs)", len(spec.Orgs)/2+1, len(spec.Orgs)),
+		EndorsementPolicy: endorsementDesc(spec),
 		StateDatabase:     "LevelDB",
 	}}
 	for _, s := range scenarios {
@@ -90,4 +90,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout, report.Markdown())
 	fmt.Fprintf(stdout, "\nwritten to %s/results.md and results.json\n", *out)
 	return nil
+}
+
+// endorsementDesc describes who endorses what: the chaincode's policy for
+// public records, each manufacturer collection's for its packs.
+func endorsementDesc(spec *netspec.Spec) string {
+	d := spec.Chaincode.Policy + fmt.Sprintf(" (%d of %d orgs) for products and lots", len(spec.Orgs)/2+1, len(spec.Orgs))
+	colls, err := spec.Collections()
+	if err != nil {
+		return d
+	}
+	for _, c := range colls {
+		d += fmt.Sprintf(", %s for packs in %s", c.Endorsement.SignaturePolicy, c.Name)
+	}
+	return d
 }
