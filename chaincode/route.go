@@ -27,26 +27,22 @@ func requestArg(ctx TxCtx, arg string) (string, bool, error) {
 	return "", false, nil
 }
 
-// manufacturers are the MSPs with a collection, sorted.
-func (c *Contract) manufacturers() []string {
+// withRole returns the MSPs bound to role, sorted.
+func (c *Contract) withRole(role trace.Role) []string {
 	var out []string
 	for _, o := range c.orgs {
-		if slices.Contains(o.roles, trace.RoleManufacturer) {
+		if slices.Contains(o.roles, role) {
 			out = append(out, o.msp)
 		}
 	}
 	return out
 }
 
-func (c *Contract) regulators() []string {
-	var out []string
-	for _, o := range c.orgs {
-		if slices.Contains(o.roles, trace.RoleRegulator) {
-			out = append(out, o.msp)
-		}
-	}
-	return out
-}
+// manufacturers are the MSPs with a collection, sorted.
+func (c *Contract) manufacturers() []string { return c.withRole(trace.RoleManufacturer) }
+
+// regulators are the MSPs whose peers hold every collection, sorted.
+func (c *Contract) regulators() []string { return c.withRole(trace.RoleRegulator) }
 
 // holdsCollections reports whether msp's peer holds a collection.
 func (c *Contract) holdsCollections(msp string) bool {
