@@ -65,9 +65,11 @@ package chaincode
 //     an MVCC retry is cheap. On a Fabric 2.5 peer each PutState is one gRPC
 //     round trip between chaincode and peer, which dominates: the lead
 //     measures the real cost on the network.
-//   - The lot's packCount is updated by every CommissionPacks of that lot, so
-//     concurrent commissions of the same lot conflict (MVCC) and one must be
-//     retried; commissioning different lots in parallel is conflict-free.
+//   - The lot's pack count (a private record of the lot's collection; the
+//     public lot record, registered first with RegisterLot, has none) is
+//     updated by every CommissionPacks of that lot, so concurrent
+//     commissions of the same lot conflict (MVCC) and one must be retried;
+//     commissioning different lots in parallel is conflict-free.
 //     Dispense never writes the lot or the shipment, so dispensing is
 //     conflict-free across packs.
 //   - Events: one per committed write, named after the transaction (a
@@ -79,14 +81,25 @@ package chaincode
 //   - Shipment IDs are client-chosen (e.g. the ASN number) or, when empty,
 //     "S-" + the first 32 characters of the transaction ID (deterministic on
 //     every endorser).
-//   - Queries: GetPackHistory reads GetHistoryForKey newest first and returns
-//     at most 50 entries by default, 200 at most (Truncated says more exist;
-//     the peer's history database must be enabled, the default).
-//     ListAnomalies and ListPacksByLot use paginated partial-composite-key
-//     queries (page size default 50, at most 200); the bookmark returned to
-//     the client is the base64url of the next key, empty on the last page,
-//     and must lie inside the queried prefix (a forged bookmark cannot read
-//     another record type). ListAnomalies uses the status index when the
+//   - Serial confidentiality (route.go, docs/confidentiality.md): a
+//     transaction on a manufacturer's packs works in that manufacturer's
+//     private collection (t.coll): every record but products and lots is a
+//     private record there, pack records keyed by an HMAC pseudonym of the
+//     serial (state.go); its request comes as transient data, its result is
+//     sealed for the client, its public event is a stub and its full event
+//     a private write. Such a transaction writes nothing public, so only the
+//     collection's members endorse it.
+//   - Queries: GetPackHistory reads GetHistoryForKey newest first for public
+//     pack records and returns at most 50 entries by default, 200 at most
+//     (Truncated says more exist); Fabric keeps no history of private
+//     records, so for a manufacturer's packs it says so (the read model
+//     keeps the chain of custody from the members' full events).
+//     ListAnomalies and ListPacksByLot page through partial-composite-key
+//     ranges (page size default 50, at most 200; a collection has no
+//     paginated query, so its range is read from the bookmark on); the
+//     bookmark returned to the client is the base64url of the next space
+//     and key, empty on the last page, and must lie inside the queried
+//     prefix (a forged bookmark cannot read another record type). ListAnomalies uses the status index when the
 //     regulator filters by status and the organisation index for everybody
 //     else; other filters are applied within the page, so a page may hold
 //     fewer entries than its size — continue while the bookmark is not empty.
