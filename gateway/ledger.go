@@ -108,25 +108,34 @@ func (c *Client) commission(ctx context.Context, requestID string, arg []byte, o
 	}
 	opts = append(opts[:len(opts):len(opts)], func(o *callOptions) { o.prepared = true })
 	keyed := false
-	// A lot registered just now may not be committed yet on every peer
+	// A lot or a key set just now may not be committed yet on every peer
 	// that endorses the commission (the registration waited for the
-	// client's own peer only): such an endorser reports it not found.
-	// Try again a few times, after a backoff.
+	// client's own peer only): such an endorser reports it missing. Try
+	// again a few times, after a backoff.
 	r := newRetrier(c.policyFor(co), c.clock, c.randN, true)
 	for {
 		raw, err := c.submitCall(ctx, trace.TxCommissionPacks, requestID, &req, arg, opts)
+		noKey := err != nil && errors.Is(err, trace.ErrConflict) && strings.Contains(err.Error(), "has no pseudonym key yet")
+		reason := ""
 		switch {
-		case err != nil && !keyed && errors.Is(err, trace.ErrConflict) && strings.Contains(err.Error(), "has no pseudonym key yet"):
+		case noKey && !keyed:
 			keyed = true
 			if err := c.ensureCollectionKey(ctx, &req, co); err != nil {
 				return nil, err
 			}
 			continue
-		case !registered || !errors.Is(err, trace.ErrNotFound) || r.exhausted():
+		case noKey:
+			reason = "collection_key_not_seen"
+		case registered && errors.Is(err, trace.ErrNotFound):
+			reason = "lot_not_found"
+		default:
 			return raw, err
 		}
-		c.log.Info("lot registered but not yet seen by an endorser; commissioning again", "request_id", req.RequestID, "gtin", req.GTIN, "lot", req.Lot, "err", err)
-		c.metrics.retry(trace.TxCommissionPacks, "lot_not_found")
+		if r.exhausted() {
+			return raw, err
+		}
+		c.log.Info("lot or collection key set but not yet seen by an endorser; commissioning again", "request_id", req.RequestID, "gtin", req.GTIN, "lot", req.Lot, "err", err)
+		c.metrics.retry(trace.TxCommissionPacks, reason)
 		if r.wait(ctx, nil) != nil {
 			return raw, err
 		}

@@ -56,6 +56,13 @@ func TestCommissionSetsTheCollectionKeyOnce(t *testing.T) {
 	if len(inits) != 1 || inits[0].inv.Transient == nil || len(inits[0].inv.Arg) != 0 {
 		t.Fatalf("InitCollection must travel as transient data: %+v", inits)
 	}
+	// An endorser that has not committed the new key yet: commissioned
+	// again after a backoff, the key not set twice.
+	fc.keyed, fc.keyInits, fc.keyLag = false, 0, 2
+	req.RequestID = "k0"
+	if _, err := c.CommissionPacks(context.Background(), req); err != nil || fc.keyInits != 1 || fc.keyLag != 0 {
+		t.Fatalf("%v: %d InitCollection, lag left %d", err, fc.keyInits, fc.keyLag)
+	}
 	// A keyed collection: commissioned straight away.
 	req.RequestID = "k2"
 	if _, err := c.CommissionPacks(context.Background(), req); err != nil {

@@ -35,6 +35,7 @@ type fakeContract struct {
 	// keyed: the collection has its pseudonym key; keyInits counts the
 	// InitCollection endorsements and lastKey is the key sent.
 	keyed    bool
+	keyLag   int // commissions that still find no key after it is set
 	keyInits int
 	lastKey  []byte
 	onCommit func(fn string, result []byte)
@@ -157,7 +158,10 @@ func (l *fakeLedger) endorseTrace(inv invocation) (*endorsedTx, error) {
 		apply = func(int) ([]byte, error) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			if !c.keyed {
+			if !c.keyed || c.keyLag > 0 {
+				if c.keyed {
+					c.keyLag--
+				}
 				return nil, chaincodeError("conflict: collection serials-MfrMSP has no pseudonym key yet: its manufacturer sends InitCollection once")
 			}
 			lot, ok := c.lots[r.GTIN+"/"+r.Lot]
