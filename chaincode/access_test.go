@@ -1,6 +1,7 @@
 package chaincode_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -239,5 +240,20 @@ func TestProbeContractStillRegistered(t *testing.T) {
 	r = n.l.Submit(n.cc, probeProposal(t, ph1, "probe:Put", "k", "w"))
 	if r.OK() || !strings.HasPrefix(r.Message, "access denied") {
 		t.Fatalf("%+v", r)
+	}
+	// PutMany, the bulk baseline: count keys of size bytes, admins only.
+	if r := n.l.Submit(n.cc, probeProposal(t, admin, "probe:PutMany", "b", "3", "5")); !r.Committed() || r.Writes != 3 {
+		t.Fatalf("%+v", r)
+	}
+	if v := n.l.Get("probe~b~2"); string(v) != "xxxxx" {
+		t.Fatalf("probe~b~2 = %q", v)
+	}
+	for _, args := range [][]string{{"b", "0", "5"}, {"b", strconv.Itoa(2*trace.HardMaxCommission + 1), "5"}, {"b", "3", "4097"}, {"", "3", "5"}} {
+		if r := n.l.Submit(n.cc, probeProposal(t, admin, "probe:PutMany", args...)); r.OK() || !strings.Contains(r.Message, "invalid request") {
+			t.Fatalf("PutMany %v: %+v", args, r)
+		}
+	}
+	if r := n.l.Submit(n.cc, probeProposal(t, ph1, "probe:PutMany", "b", "3", "5")); r.OK() {
+		t.Fatal("a pharmacist wrote through PutMany")
 	}
 }

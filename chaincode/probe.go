@@ -1,6 +1,7 @@
 package chaincode
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,34 @@ func (p *ProbeContract) Put(ctx contractapi.TransactionContextInterface, key, va
 	}
 	if err := ctx.GetStub().PutState(probeKeyPrefix+key, []byte(value)); err != nil {
 		return fmt.Errorf("probe: put %q: %w", key, err)
+	}
+	return nil
+}
+
+// probeMaxMany bounds PutMany: the keys a commissioning of
+// trace.HardMaxCommission serials writes (a pack and an index key each).
+const probeMaxMany = 2 * trace.HardMaxCommission
+
+// PutMany stores count keys prefix~0 … prefix~count-1, each with a value of
+// size bytes: the raw-Fabric baseline of bulk commissioning (`make bench`
+// writes as many keys per transaction as a commissioning does).
+func (p *ProbeContract) PutMany(ctx contractapi.TransactionContextInterface, prefix string, count, size int) error {
+	if err := p.requireAdmin(ctx); err != nil {
+		return err
+	}
+	if prefix == "" || len(prefix) > probeMaxKey-8 || count < 1 || count > probeMaxMany || size < 1 || size > probeMaxValue {
+		return fmt.Errorf("invalid request: probe: prefix 1-%d bytes, count 1-%d, size 1-%d", probeMaxKey-8, probeMaxMany, probeMaxValue)
+	}
+	value := bytes.Repeat([]byte{'x'}, size)
+	stub := ctx.GetStub()
+	stub.StartWriteBatch()
+	for i := range count {
+		if err := stub.PutState(fmt.Sprintf("%s%s~%d", probeKeyPrefix, prefix, i), value); err != nil {
+			return fmt.Errorf("probe: put %d: %w", i, err)
+		}
+	}
+	if err := stub.FinishWriteBatch(); err != nil {
+		return fmt.Errorf("probe: write batch: %w", err)
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ type env struct {
 	baselineTPS float64
 	// dispenseRate is the dispense scenario's dispenses per second.
 	dispenseRate float64
+	// bulkBaselineRate is the raw bulk baseline's serial-equivalents per
+	// second (measured before bulk commissioning).
+	bulkBaselineRate float64
 }
 
 // scenario measures one part of the system and returns its figures.

@@ -4,6 +4,7 @@ package main
 var scenarios = []scenario{
 	{"baseline", baseline},
 	{"dispense", dispense},
+	{"bulk-baseline", bulkBaseline},
 	{"bulk", bulk},
 	{"api", apiVerify},
 	{"api-bulk", apiBulkDispense},
