@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"time"
 
 	"github.com/pharmatrace/pharmatrace/bench"
@@ -16,14 +17,11 @@ const baselineClients = 32
 // chaincode, network and endorsement policy, at 32 concurrent clients, each
 // writing its own keys (no MVCC conflicts).
 func baseline(ctx context.Context, e *env) ([]bench.Figure, error) {
-	o := &e.l.Orgs[0]
-	gw, conn, err := fabconn.Connect(e.l.PeerNode(o), e.l.Admin(o))
+	c, closeProbe, err := probeContract(e)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	defer gw.Close()
-	c := gw.GetNetwork(e.l.Channel).GetContractWithName(e.l.Chaincode.Name, "probe")
+	defer closeProbe()
 	d := 30 * time.Second
 	if e.quick {
 		d = 10 * time.Second
@@ -43,4 +41,16 @@ func baseline(ctx context.Context, e *env) ([]bench.Figure, error) {
 		{Scenario: "baseline (raw put)", Metric: "commit latency p50", Value: bench.Ms(r.Latency.P50), Unit: "ms"},
 		{Scenario: "baseline (raw put)", Metric: "commit latency p99", Value: bench.Ms(r.Latency.P99), Unit: "ms"},
 	}, nil
+}
+
+// probeContract connects to the probe contract of the chaincode as the
+// first organisation's admin (the raw-Fabric baselines).
+func probeContract(e *env) (*client.Contract, func(), error) {
+	o := &e.l.Orgs[0]
+	gw, conn, err := fabconn.Connect(e.l.PeerNode(o), e.l.Admin(o))
+	if err != nil {
+		return nil, nil, err
+	}
+	c := gw.GetNetwork(e.l.Channel).GetContractWithName(e.l.Chaincode.Name, "probe")
+	return c, func() { gw.Close(); conn.Close() }, nil
 }

@@ -43,14 +43,11 @@ func bulkTotal(e *env) int {
 }
 
 func bulkBaseline(ctx context.Context, e *env) ([]bench.Figure, error) {
-	o := &e.l.Orgs[0]
-	gw, conn, err := fabconn.Connect(e.l.PeerNode(o), e.l.Admin(o))
+	c, closeProbe, err := probeContract(e)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	defer gw.Close()
-	c := gw.GetNetwork(e.l.Channel).GetContractWithName(e.l.Chaincode.Name, "probe")
+	defer closeProbe()
 	txs := (bulkTotal(e) + serialsPerBulkTx - 1) / serialsPerBulkTx
 	run := time.Now().UnixNano()
 	jobs := make(chan int)
