@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 
 	"github.com/pharmatrace/pharmatrace/bench"
 	"github.com/pharmatrace/pharmatrace/fabric-network/fabconn"
