@@ -72,9 +72,10 @@ func (c *Contract) prefixOwner(gtin string) string {
 }
 
 // route decides the collection of a request from its keys: the
-// manufacturer whose company prefix holds each GTIN, the collection whose hashes hold each SSCC,
-// shipment, anomaly or request record. It reads public records and
-// private-data hashes only, so every peer computes the same answer.
+// manufacturer whose company prefix holds each GTIN, the collection whose
+// private-data hashes hold each SSCC, shipment, anomaly or request record.
+// It reads configuration and private-data hashes only, so every peer
+// computes the same answer.
 func (t *txn) route(name string, k trace.RouteKeys) (trace.RouteResult, error) {
 	colls := map[string]bool{}
 	if k.Manufacturer != "" {

@@ -205,8 +205,8 @@ func (q *ListAnomaliesQuery) RouteKeys() RouteKeys {
 
 // Public returns the stub of a routed transaction's event that goes on the
 // public chaincode event: what happened, when and for which client request
-// ID, never what to (no serial, GLN or finding). Consumers that hold the collection replace it
-// by the full event (PrivateEventKey).
+// ID, never what to (no serial, GLN or finding). Consumers that hold the
+// collection replace it by the full event (PrivateEventKey).
 func (e Event) Public(coll string) Event {
 	return Event{Type: e.Type, TxID: e.TxID, Timestamp: e.Timestamp, RequestID: e.RequestID, Contract: e.Contract, Private: coll,
 		Outcome: Outcome{Status: e.Outcome.Status, TxID: e.Outcome.TxID}}
