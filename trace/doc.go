@@ -18,6 +18,7 @@
 //	ReleaseLot        LotStatusRequest         → LotResult
 //	RecallLot         LotStatusRequest         → LotResult
 //	WithdrawLot       LotStatusRequest         → LotResult
+//	InitCollection    InitCollectionRequest    → InitCollectionResult
 //	CommissionPacks   CommissionPacksRequest   → CommissionPacksResult
 //	Aggregate         AggregateRequest         → AggregateResult
 //	Ship              ShipRequest              → ShipmentResult
@@ -39,6 +40,11 @@
 //	GetRequest        RequestQuery             → GetRequestResult      (query)
 //	ListAnomalies     ListAnomaliesQuery       → ListAnomaliesResult   (query)
 //	ListPacksByLot    ListPacksByLotQuery      → ListPacksByLotResult  (query)
+//	Route             RouteQuery               → RouteResult           (query)
+//
+// Requests that implement Routed (route.go) may touch a manufacturer's
+// private collection: they travel as transient data to its members, write
+// results come back sealed (seal.go), and their public event is a stub.
 //
 // Errors and outcomes: a malformed request, a missing right, a missing
 // master record or a conflict is an error (endorsement fails, nothing is
