@@ -83,6 +83,7 @@ func (n *network) meshReady(ctx context.Context) error {
 				case <-time.After(200 * time.Millisecond):
 				}
 			}
+			log.Debug("gateway reaches organisation", "org", o.Name, "other", other, "ok", lastErr == nil)
 			if lastErr != nil {
 				gw.Close()
 				conn.Close()
