@@ -113,46 +113,6 @@ func routeCacheKey(name string, k trace.RouteKeys) string {
 // qualified by the contract name, "pharmatrace:Dispense").
 func txName(fn string) string { return strings.TrimPrefix(fn, trace.ContractName+":") }
 
-// routedTxs holds the name of every routed transaction (trace.TxInfo.Routed).
-var routedTxs = func() map[string]bool {
-	m := map[string]bool{}
-	for _, t := range trace.AllTransactions {
-		if t.Routed {
-			m[t.Name] = true
-		}
-	}
-	return m
-}()
-
-// routedRequest makes a new request of a routed transaction; a test checks
-// the table against trace.AllTransactions.
-type routedRequest struct {
-	name string
-	new  func() any
-}
-
-func requestOf[Req, Res any](tx trace.Tx[Req, Res]) routedRequest {
-	return routedRequest{tx.Name, func() any { return new(Req) }}
-}
-
-// routedRequests decode the already encoded argument of a routed call
-// (SubmitRaw, EvaluateRaw, or a request passed by value) to find its
-// route keys.
-var routedRequests = func() map[string]func() any {
-	m := map[string]func() any{}
-	for _, r := range []routedRequest{
-		requestOf(trace.Txs.InitCollection), requestOf(trace.Txs.CommissionPacks), requestOf(trace.Txs.Aggregate), requestOf(trace.Txs.Ship), requestOf(trace.Txs.Receive),
-		requestOf(trace.Txs.Dispense), requestOf(trace.Txs.Decommission), requestOf(trace.Txs.Undo), requestOf(trace.Txs.ReportScan),
-		requestOf(trace.Txs.FlagAnomaly), requestOf(trace.Txs.TransitionAnomaly), requestOf(trace.Txs.CommentAnomaly),
-		requestOf(trace.Txs.Verify), requestOf(trace.Txs.GetPack), requestOf(trace.Txs.GetPackHistory), requestOf(trace.Txs.GetLot),
-		requestOf(trace.Txs.GetShipment), requestOf(trace.Txs.GetAnomaly), requestOf(trace.Txs.GetRequest),
-		requestOf(trace.Txs.ListAnomalies), requestOf(trace.Txs.ListPacksByLot),
-	} {
-		m[r.name] = r.new
-	}
-	return m
-}()
-
 // routeKeysOf returns the route keys of a request of routed transaction
 // name: req's own when it is a trace.Routed, else those of arg decoded as
 // the transaction's request type.
@@ -160,11 +120,11 @@ func routeKeysOf(name string, req any, arg []byte) (trace.RouteKeys, error) {
 	if r, ok := req.(trace.Routed); ok {
 		return r.RouteKeys(), nil
 	}
-	newReq, ok := routedRequests[name]
+	info, ok := trace.TxByName(name)
 	if !ok {
 		return trace.RouteKeys{}, fmt.Errorf("no request type known for %s", name)
 	}
-	v := newReq()
+	v := info.NewRequest()
 	if err := json.Unmarshal(arg, v); err != nil {
 		return trace.RouteKeys{}, fmt.Errorf("decode the %s request: %w", name, err)
 	}
@@ -194,7 +154,8 @@ func (c *Client) ownOrgs() []string {
 func (c *Client) invocation(ctx context.Context, fn, requestID string, req any, arg []byte, co *callOptions) (inv invocation, cacheKey string, err error) {
 	inv = invocation{Fn: fn, Arg: arg, Orgs: co.orgs}
 	name := txName(fn)
-	if !routedTxs[name] {
+	info, _ := trace.TxByName(name)
+	if !info.Routed {
 		return inv, "", nil
 	}
 	keys, err := routeKeysOf(name, req, arg)
@@ -231,7 +192,7 @@ func (c *Client) invocation(ctx context.Context, fn, requestID string, req any, 
 	// internal/pkg/gateway/endorse.go planFromFirstEndorser, evaluate.go:
 	// its own organisation only).
 	tm := map[string][]byte{trace.TransientRequest: arg}
-	if info, ok := trace.TxByName(name); ok && !info.Query {
+	if !info.Query {
 		// A write's result is in every peer's blocks: the contract seals
 		// it under a key only this call knows (trace/seal.go).
 		key := make([]byte, 32)

@@ -496,15 +496,13 @@ func TestRoutedSubmitRecoversThroughTheRoutedLookup(t *testing.T) {
 
 func TestRoutedRequestTypesMatchTrace(t *testing.T) {
 	for _, tx := range trace.AllTransactions {
-		newReq, ok := routedRequests[tx.Name]
-		if ok != tx.Routed || ok != routedTxs[tx.Name] {
-			t.Errorf("%s: routed %v, in routedRequests %v", tx.Name, tx.Routed, ok)
+		info, ok := trace.TxByName(tx.Name)
+		if !ok || info.Routed != tx.Routed {
+			t.Errorf("%s: found %v, routed %v, want routed %v", tx.Name, ok, info.Routed, tx.Routed)
 			continue
 		}
-		if ok {
-			if _, isRouted := newReq().(trace.Routed); !isRouted {
-				t.Errorf("%s: %T is not routed", tx.Name, newReq())
-			}
+		if _, isRouted := info.NewRequest().(trace.Routed); isRouted != tx.Routed {
+			t.Errorf("%s: %T routed %v, descriptor says %v", tx.Name, info.NewRequest(), isRouted, tx.Routed)
 		}
 	}
 	keys, err := routeKeysOf(trace.TxShip, nil, []byte(`{"requestId":"s","shipmentId":"S1","ssccs":["`+ssccA+`"],"packs":[{"gtin":"`+gtinA+`","serial":"X"}]}`))
@@ -514,7 +512,7 @@ func TestRoutedRequestTypesMatchTrace(t *testing.T) {
 	if _, err := routeKeysOf(trace.TxShip, nil, []byte(`not json`)); err == nil {
 		t.Error("an undecodable routed request was given keys")
 	}
-	if txName("pharmatrace:Dispense") != trace.TxDispense || !routedTxs[txName("pharmatrace:Dispense")] {
+	if info, _ := trace.TxByName(txName("pharmatrace:Dispense")); !info.Routed {
 		t.Error("a contract-qualified function name is not recognised as routed")
 	}
 }

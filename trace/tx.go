@@ -16,7 +16,7 @@ type Tx[Req, Res any] struct {
 // Info returns the untyped part of the descriptor.
 func (t Tx[Req, Res]) Info() TxInfo {
 	_, routed := any(new(Req)).(Routed)
-	return TxInfo{Name: t.Name, Query: t.Query, Right: t.Right, Routed: routed}
+	return TxInfo{Name: t.Name, Query: t.Query, Right: t.Right, Routed: routed, NewRequest: func() any { return new(Req) }}
 }
 
 // TxInfo is a transaction descriptor without its types.
@@ -27,6 +27,8 @@ type TxInfo struct {
 	// Routed: the request implements Routed, so the transaction may touch
 	// a manufacturer's collection (see route.go).
 	Routed bool
+	// NewRequest returns a new *Req, to decode an encoded request into.
+	NewRequest func() any
 }
 
 // Transaction names of the PharmaTrace contract (the default contract of the
@@ -171,22 +173,24 @@ func transactionRights() map[string]Right {
 	return m
 }
 
+// txsByName indexes AllTransactions by name (TxByName is on every
+// client call's path).
+var txsByName = func() map[string]TxInfo {
+	m := make(map[string]TxInfo, len(AllTransactions))
+	for _, t := range AllTransactions {
+		m[t.Name] = t
+	}
+	return m
+}()
+
 // TxByName returns the descriptor of the named transaction.
 func TxByName(name string) (TxInfo, bool) {
-	for _, t := range AllTransactions {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return TxInfo{}, false
+	t, ok := txsByName[name]
+	return t, ok
 }
 
 // IsQuery reports whether the named transaction is a query.
 func IsQuery(name string) bool {
-	for _, t := range AllTransactions {
-		if t.Name == name {
-			return t.Query
-		}
-	}
-	return false
+	t, _ := TxByName(name)
+	return t.Query
 }
