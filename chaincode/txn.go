@@ -279,9 +279,9 @@ func (t *txn) seal(ctx TxCtx, result string) (string, error) {
 		return "", fmt.Errorf("ledger: transient data: %w", err)
 	}
 	key := tm[trace.TransientResultKey]
-	if len(key) != 32 {
-		return "", trace.Invalid("", "%s works on %s's packs: its result is in every peer's blocks, so it needs a 32-byte result key in the transient map (key %q) to be sealed with",
-			t.name, strings.TrimPrefix(t.coll, trace.CollectionPrefix), trace.TransientResultKey)
+	if len(key) != trace.ResultKeySize {
+		return "", trace.Invalid("", "%s works on %s's packs: its result is in every peer's blocks, so it needs a %d-byte result key in the transient map (key %q) to be sealed with",
+			t.name, strings.TrimPrefix(t.coll, trace.CollectionPrefix), trace.ResultKeySize, trace.TransientResultKey)
 	}
 	return trace.SealResult(key, t.txID, []byte(result))
 }

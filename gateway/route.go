@@ -195,7 +195,7 @@ func (c *Client) invocation(ctx context.Context, fn, requestID string, req any, 
 	if !info.Query {
 		// A write's result is in every peer's blocks: the contract seals
 		// it under a key only this call knows (trace/seal.go).
-		key := make([]byte, 32)
+		key := make([]byte, trace.ResultKeySize)
 		if _, err := rand.Read(key); err != nil {
 			return inv, cacheKey, &Error{Kind: KindInternal, Op: "route", Fn: fn, RequestID: requestID, Msg: "no randomness for the result key", Err: err}
 		}

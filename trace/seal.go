@@ -24,11 +24,14 @@ import (
 // write's result is sealed with.
 const TransientResultKey = "resultKey"
 
+// ResultKeySize is the size of a result key (AES-256).
+const ResultKeySize = 32
+
 const sealedPrefix = "sealed:"
 
 func resultAEAD(key []byte) (cipher.AEAD, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("result key is %d bytes, want 32", len(key))
+	if len(key) != ResultKeySize {
+		return nil, fmt.Errorf("result key is %d bytes, want %d", len(key), ResultKeySize)
 	}
 	b, err := aes.NewCipher(key)
 	if err != nil {

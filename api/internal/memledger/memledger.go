@@ -295,7 +295,7 @@ func proposal(id *ledgertest.Identity, fn string, arg []byte) ledgertest.Proposa
 
 // resultKey seals the results of routed writes (trace/seal.go); a fixed
 // one: nothing leaves the process.
-var resultKey = make([]byte, 32)
+var resultKey = make([]byte, trace.ResultKeySize)
 
 // opened returns a routed write's sealed result opened.
 func opened(r ledgertest.Response) ([]byte, error) {
