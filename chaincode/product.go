@@ -1,7 +1,6 @@
 package chaincode
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -145,8 +144,8 @@ func (c *Contract) commissionPacks(t *txn, req *trace.CommissionPacksRequest) (t
 	case trace.Expired(l.Expiry, t.local()):
 		return nil, trace.Conflict("lot %s expired on %s", l.Lot, l.Expiry)
 	}
-	if _, err := t.packKeyOrErr(req.GTIN, req.Serials[0]); err != nil && errors.Is(err, trace.ErrConflict) {
-		return nil, err // no pseudonym key yet
+	if err := t.requireSecret(); err != nil {
+		return nil, err
 	}
 	keys := make([]string, len(req.Serials))
 	for i, s := range req.Serials {

@@ -77,13 +77,21 @@ func (t *txn) packKey(gtin, serial string) (string, error) {
 	return key(objPack, gtin, id)
 }
 
+// requireSecret refuses a write in a collection that has no pseudonym key
+// yet (a conflict the gateway resolves with InitCollection).
+func (t *txn) requireSecret() error {
+	if _, ok, err := t.secret(); err != nil || ok || t.coll == "" {
+		return err
+	}
+	return trace.Conflict("collection %s has no pseudonym key yet: its manufacturer sends InitCollection once (the gateway does it before the first commissioning)", t.coll)
+}
+
 // packKeyOrErr is packKey for a write: the collection must have its key.
 func (t *txn) packKeyOrErr(gtin, serial string) (string, error) {
-	k, err := t.packKey(gtin, serial)
-	if err == nil && k == "" {
-		return "", trace.Conflict("collection %s has no pseudonym key yet: its manufacturer sends InitCollection once (the gateway does it before the first commissioning)", t.coll)
+	if err := t.requireSecret(); err != nil {
+		return "", err
 	}
-	return k, err
+	return t.packKey(gtin, serial)
 }
 
 func load[T any](t *txn, k string, err error) (*T, error) {
