@@ -28,7 +28,7 @@ func scanToVerdict(ctx context.Context, e *env) ([]bench.Figure, error) {
 		n = 100
 	}
 	site := "pharm-central"
-	mfr, err := e.dial(ctx, "Manufacturer", "mfr-alpha")
+	mfr, g, err := e.newManufacturerProduct(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -38,12 +38,7 @@ func scanToVerdict(ctx context.Context, e *env) ([]bench.Figure, error) {
 		return nil, err
 	}
 	defer ph.Close()
-	mid, _ := e.l.User("Manufacturer", "mfr-alpha")
 	pid, _ := e.l.User("Pharmacy", site)
-	g, err := newProduct(ctx, mfr, mid.GCP)
-	if err != nil {
-		return nil, err
-	}
 	tag := requestID()[6:14]
 	lot, serials := "V"+tag, serialsFor("V"+tag, n)
 	if err := commission(ctx, mfr, g, lot, serials); err != nil {

@@ -97,16 +97,11 @@ func startAPI(ctx context.Context, e *env, users ...string) (*apiProcess, error)
 // packs held by their pharmacy. The API's CPU profile is saved beside the
 // results.
 func apiVerify(ctx context.Context, e *env) ([]bench.Figure, error) {
-	mfr, err := e.dial(ctx, "Manufacturer", "mfr-alpha")
+	mfr, g, err := e.newManufacturerProduct(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer mfr.Close()
-	mid, _ := e.l.User("Manufacturer", "mfr-alpha")
-	g, err := newProduct(ctx, mfr, mid.GCP)
-	if err != nil {
-		return nil, err
-	}
 	tag := requestID()[6:14]
 	lot, serials := "H"+tag, serialsFor("H"+tag, 500)
 	if err := commission(ctx, mfr, g, lot, serials); err != nil {
@@ -167,16 +162,11 @@ func apiBulkDispense(ctx context.Context, e *env) ([]bench.Figure, error) {
 	if e.quick {
 		total = 300
 	}
-	mfr, err := e.dial(ctx, "Manufacturer", "mfr-alpha")
+	mfr, g, err := e.newManufacturerProduct(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer mfr.Close()
-	mid, _ := e.l.User("Manufacturer", "mfr-alpha")
-	g, err := newProduct(ctx, mfr, mid.GCP)
-	if err != nil {
-		return nil, err
-	}
 	tag := requestID()[6:14]
 	lot, serials := "K"+tag, serialsFor("K"+tag, total)
 	if err := commission(ctx, mfr, g, lot, serials); err != nil {

@@ -29,6 +29,23 @@ func (e *env) dial(ctx context.Context, org, user string) (*gateway.Client, erro
 	return gateway.Dial(ctx, cfg, gateway.WithGetRequestLookup())
 }
 
+// newManufacturerProduct dials the manufacturer user every scenario
+// commissions as and registers a fresh product of its company prefix: the
+// client (to close) and the product's GTIN.
+func (e *env) newManufacturerProduct(ctx context.Context) (*gateway.Client, string, error) {
+	mfr, err := e.dial(ctx, "Manufacturer", "mfr-alpha")
+	if err != nil {
+		return nil, "", err
+	}
+	id, _ := e.l.User("Manufacturer", "mfr-alpha")
+	g, err := newProduct(ctx, mfr, id.GCP)
+	if err != nil {
+		mfr.Close()
+		return nil, "", err
+	}
+	return mfr, g, nil
+}
+
 func requestID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
@@ -98,16 +115,11 @@ func serialsFor(prefix string, n int) []string {
 // 50,000 serials, four lots in parallel, 5,000 serials per transaction.
 func bulk(ctx context.Context, e *env) ([]bench.Figure, error) {
 	total := bulkTotal(e)
-	c, err := e.dial(ctx, "Manufacturer", "mfr-alpha")
+	c, g, err := e.newManufacturerProduct(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	id, _ := e.l.User("Manufacturer", "mfr-alpha")
-	g, err := newProduct(ctx, c, id.GCP)
-	if err != nil {
-		return nil, err
-	}
 	const lotSize, workers = 50_000, 4
 	tag := requestID()[6:14]
 	jobs := make(chan int)
@@ -163,16 +175,11 @@ func dispense(ctx context.Context, e *env) ([]bench.Figure, error) {
 	if e.quick {
 		perCounter = 30
 	}
-	mfr, err := e.dial(ctx, "Manufacturer", "mfr-alpha")
+	mfr, g, err := e.newManufacturerProduct(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer mfr.Close()
-	id, _ := e.l.User("Manufacturer", "mfr-alpha")
-	g, err := newProduct(ctx, mfr, id.GCP)
-	if err != nil {
-		return nil, err
-	}
 	tag := requestID()[6:14]
 	lot := "D" + tag
 	sites := []string{"pharm-central", "pharm-station"}
